@@ -1,0 +1,28 @@
+//! Doctor's Bench client core: everything the desktop app does that does not
+//! need a window.
+//!
+//! - [`vault`]: one SQLCipher file per practitioner per device, with every
+//!   clinical field also sealed with AES-256-GCM under a separate key.
+//! - [`keys`]: the key hierarchy: data keys wrapped by a key-encryption key
+//!   derived from the password (Argon2id) and a device secret held in the OS
+//!   keyring.
+//! - [`idle`]: the idle-lock state machine, on the wall clock.
+//! - [`sync`]: the TLS 1.3-only API client, the outbox and pull cursor.
+//! - [`Core`]: the facade the Tauri shell calls.
+//!
+//! The core never logs names, note text, passwords, codes or keys.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod idle;
+pub mod keys;
+pub mod seal;
+pub mod sync;
+pub mod vault;
+
+pub use crate::config::Config;
+pub use crate::core::Core;
+pub use crate::error::CoreError;

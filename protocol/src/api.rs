@@ -1,0 +1,356 @@
+//! The clinic API: routes, request and response bodies, and errors.
+//!
+//! Every route is served over HTTPS (TLS 1.3 only) under `/v1`. Requests
+//! after sign-in carry `Authorization: Bearer <session token>`.
+//!
+//! Sign-in is two steps. `POST /v1/auth/login` checks the password and
+//! answers with a short-lived challenge; the second step is either
+//! `POST /v1/auth/totp` (a code from the practitioner's authenticator) or,
+//! for an account without 2FA yet, `POST /v1/auth/enrol` with a code that
+//! proves the authenticator was set up from the `otpauth://` URI. Only the
+//! second step returns a session.
+//!
+//! Sync is push then pull. A push carries changes, each with an id chosen
+//! by the device ([`Change::change_id`]) so that a retried push is applied
+//! once. A change names the version it was made against; a change against
+//! an older version is answered with [`ChangeOutcome::Conflict`] and the
+//! server keeps both versions. A pull returns changes after a cursor, in
+//! order, in bounded pages.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::records::{ClientRecord, Record, SessionNote};
+
+/// Route paths, so client and server cannot disagree on spelling.
+pub mod routes {
+    /// `POST` [`super::LoginRequest`] → [`super::LoginResponse`].
+    pub const LOGIN: &str = "/v1/auth/login";
+    /// `POST` [`super::TotpRequest`] → [`super::SessionInfo`].
+    pub const TOTP: &str = "/v1/auth/totp";
+    /// `POST` [`super::TotpRequest`] → [`super::SessionInfo`]: confirms 2FA enrolment.
+    pub const ENROL: &str = "/v1/auth/enrol";
+    /// `POST`, no body: ends the session.
+    pub const LOGOUT: &str = "/v1/auth/logout";
+    /// `GET` → [`super::Practitioner`].
+    pub const ME: &str = "/v1/me";
+    /// `GET` → `Vec<`[`super::ClientSummary`]`>`: the caller's clients.
+    pub const CLIENTS: &str = "/v1/clients";
+    /// `GET /v1/clients/{id}` → [`super::ClientDetail`]; audited as a record read.
+    pub const CLIENT: &str = "/v1/clients/{id}";
+    /// `POST` [`super::PushRequest`] → [`super::PushResponse`].
+    pub const SYNC_PUSH: &str = "/v1/sync/push";
+    /// `GET ?after=<cursor>&limit=<n>` → [`super::PullResponse`].
+    pub const SYNC_PULL: &str = "/v1/sync/pull";
+    /// `GET` → `"ok"`, no session needed: lets a client tell "offline" from
+    /// "signed out".
+    pub const HEALTH: &str = "/v1/health";
+
+    /// The path of one client's record.
+    pub fn client(id: uuid::Uuid) -> String {
+        format!("/v1/clients/{id}")
+    }
+}
+
+/// The role an account holds. Stored for every account; what each role may
+/// do is decided by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Works alone; sees only their own clients.
+    SoloPractitioner,
+    /// Works in a clinic; own clients plus records shared with consent.
+    ClinicPractitioner,
+    /// Reads the assigned team's records for supervision.
+    Supervisor,
+    /// Scheduling, billing, team management; no clinical content.
+    ClinicAdmin,
+    /// Infrastructure and account support; no patient records.
+    Operations,
+}
+
+impl Role {
+    /// Every role, in a fixed order.
+    pub const ALL: [Role; 5] = [
+        Role::SoloPractitioner,
+        Role::ClinicPractitioner,
+        Role::Supervisor,
+        Role::ClinicAdmin,
+        Role::Operations,
+    ];
+
+    /// The name used on the wire, in the database and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SoloPractitioner => "solo_practitioner",
+            Role::ClinicPractitioner => "clinic_practitioner",
+            Role::Supervisor => "supervisor",
+            Role::ClinicAdmin => "clinic_admin",
+            Role::Operations => "operations",
+        }
+    }
+
+    /// Parses [`Role::as_str`] output.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The practitioner's username.
+    pub username: String,
+    /// The password, sent only inside TLS and never logged.
+    pub password: String,
+    /// A stable id for this installation, chosen by the device.
+    pub device_id: Uuid,
+    /// A label for the device, e.g. "Amina's laptop".
+    pub device_name: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a correct password: what the second factor must be.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "next", rename_all = "snake_case")]
+pub enum LoginResponse {
+    /// Send a TOTP code to [`routes::TOTP`] with this challenge.
+    TotpRequired {
+        /// Opaque, single-use, valid for a few minutes.
+        challenge: String,
+    },
+    /// The account has no 2FA yet. Show `otpauth_uri` (as a QR code and as
+    /// text), then send a code it produced to [`routes::ENROL`].
+    EnrolmentRequired {
+        /// Opaque, single-use, valid for a few minutes.
+        challenge: String,
+        /// RFC 6238 provisioning URI (Key Uri Format).
+        otpauth_uri: String,
+    },
+}
+
+/// The second sign-in step: a code for a challenge.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TotpRequest {
+    /// From [`LoginResponse`].
+    pub challenge: String,
+    /// Six digits, as typed (leading zeros matter).
+    pub code: String,
+}
+
+impl std::fmt::Debug for TotpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpRequest { .. }")
+    }
+}
+
+/// The signed-in account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Practitioner {
+    /// Server-assigned account id.
+    pub id: Uuid,
+    /// The sign-in name.
+    pub username: String,
+    /// How the app greets them.
+    pub display_name: String,
+    /// What they may do.
+    pub role: Role,
+}
+
+/// A session: the answer to a successful second step.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Bearer token. Secret: never logged.
+    pub token: String,
+    /// Who signed in.
+    pub practitioner: Practitioner,
+    /// The session ends after this many seconds without a request.
+    pub idle_timeout_secs: u64,
+    /// RFC 3339, UTC: the session ends then whatever happens.
+    pub expires_at: String,
+}
+
+impl std::fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("practitioner", &self.practitioner)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of the client list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    /// The client record.
+    pub client: ClientRecord,
+    /// Server version of the client record.
+    pub version: i64,
+    /// How many session notes the client has.
+    pub note_count: u32,
+}
+
+/// A client with all their session notes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientDetail {
+    /// The client record.
+    pub client: ClientRecord,
+    /// Their notes, oldest session first.
+    pub notes: Vec<SessionNote>,
+}
+
+/// One change made on a device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Chosen by the device when the change was made; the server applies a
+    /// change id at most once.
+    pub change_id: Uuid,
+    /// The server version this change was made against; `None` for a new
+    /// record.
+    pub base_version: Option<i64>,
+    /// The record as the device now has it.
+    pub record: Record,
+}
+
+/// `POST /v1/sync/push`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Applied in order; each has its own outcome.
+    pub changes: Vec<Change>,
+}
+
+/// What happened to one pushed change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ChangeOutcome {
+    /// Stored; the record is now at `version`.
+    Applied {
+        /// The record's new server version.
+        version: i64,
+    },
+    /// This change id was applied before; nothing was done again.
+    AlreadyApplied {
+        /// The version the change produced back then.
+        version: i64,
+    },
+    /// The record changed on the server since `base_version`. The server
+    /// kept the pushed version aside as a conflict copy and did not apply
+    /// it; `server` is the version it holds.
+    Conflict {
+        /// The server's current version number.
+        server_version: i64,
+        /// The server's current record.
+        server: Record,
+    },
+    /// Refused for good; `reason` says why in words a practitioner can act on.
+    Rejected {
+        /// Machine-readable reason.
+        code: RejectCode,
+        /// A sentence for the practitioner.
+        reason: String,
+    },
+}
+
+/// Why a change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// The caller may not change this record.
+    Forbidden,
+    /// The record is larger than the server accepts.
+    TooLarge,
+    /// The record is malformed (bad date, missing client, ...).
+    Invalid,
+    /// A signed note cannot change.
+    SignedNoteImmutable,
+}
+
+/// The outcome of each change, in the order pushed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One per pushed change.
+    pub results: Vec<ChangeResult>,
+}
+
+/// The outcome of one pushed change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    /// The pushed change's id.
+    pub change_id: Uuid,
+    /// What happened.
+    pub outcome: ChangeOutcome,
+}
+
+/// One record as it stands on the server after a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerChange {
+    /// Position in the caller's change feed; pass the last one seen as
+    /// `after` to continue.
+    pub cursor: i64,
+    /// The record's server version.
+    pub version: i64,
+    /// The record.
+    pub record: Record,
+}
+
+/// `GET /v1/sync/pull` answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Changes after the requested cursor, oldest first.
+    pub changes: Vec<ServerChange>,
+    /// Cursor to ask from next time (equal to the request's when empty).
+    pub next_cursor: i64,
+    /// True when another page is waiting.
+    pub more: bool,
+}
+
+/// Largest note body the server accepts, in bytes of UTF-8.
+pub const MAX_NOTE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Largest page a pull returns.
+pub const MAX_PULL_LIMIT: u32 = 500;
+
+/// Every error the API returns has this body, with a matching HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Machine-readable.
+    pub code: ErrorCode,
+    /// A sentence a person can act on. Never contains patient data or
+    /// secrets.
+    pub message: String,
+}
+
+/// Machine-readable error kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Wrong username or password (deliberately not saying which).
+    BadCredentials,
+    /// Wrong, expired or already used TOTP code.
+    BadCode,
+    /// The sign-in challenge is unknown or expired: start again.
+    ChallengeExpired,
+    /// No session, or it expired (idle or absolute).
+    SessionExpired,
+    /// Signed in, but not allowed.
+    Forbidden,
+    /// No such record (or not one the caller may know of).
+    NotFound,
+    /// The request body could not be understood.
+    BadRequest,
+    /// The request body is too large.
+    TooLarge,
+    /// Too many failed attempts; try again later.
+    RateLimited,
+    /// Something broke on the server; nothing was changed.
+    Internal,
+}

@@ -1,0 +1,207 @@
+//! What the desktop shell returns to its UI: screens' data, never secrets.
+//!
+//! The UI calls the shell's commands (named in [`commands`]) and gets these
+//! types back as JSON. Errors come back as [`ShellError`].
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::Practitioner;
+use crate::records::{ClientRecord, SessionNote};
+
+/// Names of the shell commands the UI may invoke, with their arguments.
+///
+/// Argument names are camelCase on the JS side, as Tauri maps them.
+pub mod commands {
+    /// `() -> AppState`
+    pub const APP_STATE: &str = "app_state";
+    /// `{ username, password } -> AppState`
+    pub const SIGN_IN: &str = "sign_in";
+    /// `{ code } -> AppState`: a TOTP code, for sign-in or for enrolment.
+    pub const SUBMIT_CODE: &str = "submit_code";
+    /// `{ password } -> AppState`
+    pub const UNLOCK: &str = "unlock";
+    /// `() -> AppState`
+    pub const LOCK: &str = "lock";
+    /// `() -> AppState`
+    pub const SIGN_OUT: &str = "sign_out";
+    /// `() -> ()`: the person touched keyboard or pointer.
+    pub const ACTIVITY: &str = "activity";
+    /// `{ query } -> Vec<ClientListItem>`
+    pub const LIST_CLIENTS: &str = "list_clients";
+    /// `{ client: NewClient } -> ClientRecord`
+    pub const ADD_CLIENT: &str = "add_client";
+    /// `{ clientId } -> ClientView`
+    pub const OPEN_CLIENT: &str = "open_client";
+    /// `{ draft: DraftInput } -> NoteView`
+    pub const SAVE_DRAFT: &str = "save_draft";
+    /// `{ noteId } -> NoteView`
+    pub const SIGN_NOTE: &str = "sign_note";
+    /// `() -> SyncStatus`
+    pub const SYNC_NOW: &str = "sync_now";
+    /// `() -> SyncStatus`
+    pub const SYNC_STATUS: &str = "sync_status";
+}
+
+/// Where the app is: which screen to show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AppState {
+    /// Nobody is signed in on this window.
+    SignedOut {
+        /// The configured server, shown on the sign-in screen.
+        server: String,
+    },
+    /// Password accepted; a TOTP code is needed.
+    AwaitingCode {
+        /// Who is signing in.
+        username: String,
+    },
+    /// Password accepted; the account must set up 2FA first.
+    AwaitingEnrolment {
+        /// Who is signing in.
+        username: String,
+        /// To show as a QR code and as text.
+        otpauth_uri: String,
+    },
+    /// Signed in, but locked (idle or by hand): keys are not in memory.
+    Locked {
+        /// Who must unlock.
+        username: String,
+    },
+    /// Signed in and unlocked.
+    Unlocked {
+        /// Who is signed in.
+        practitioner: Practitioner,
+    },
+}
+
+/// The sync state shown in the window at all times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// The outbox is empty and the last contact with the server succeeded.
+    Synced,
+    /// Changes are waiting in the outbox and the server is reachable.
+    Waiting {
+        /// How many changes wait.
+        pending: u32,
+    },
+    /// The server could not be reached; changes wait.
+    Offline {
+        /// How many changes wait.
+        pending: u32,
+    },
+    /// The server session ended; sign in again to sync. Changes wait.
+    SignInRequired {
+        /// How many changes wait.
+        pending: u32,
+    },
+    /// At least one record has two versions to reconcile.
+    Conflict {
+        /// How many records are in conflict.
+        conflicts: u32,
+        /// How many changes wait.
+        pending: u32,
+    },
+}
+
+/// Per-record sync state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordSync {
+    /// The server has this version.
+    Synced,
+    /// A change to this record waits in the outbox.
+    Waiting,
+    /// The server and this device hold different versions.
+    Conflict,
+    /// The server refused the last change.
+    Rejected,
+}
+
+/// A line in "my clients".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientListItem {
+    /// The client.
+    pub client: ClientRecord,
+    /// How many notes they have on this device.
+    pub note_count: u32,
+    /// Sync state of the client record.
+    pub sync: RecordSync,
+}
+
+/// A new client, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewClient {
+    /// Required.
+    pub full_name: String,
+    /// `YYYY-MM-DD`, optional.
+    pub date_of_birth: Option<String>,
+    /// Optional.
+    pub contact: Option<String>,
+}
+
+/// A draft to save: a new note when `note_id` is `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftInput {
+    /// The note to update, or `None` to start one.
+    pub note_id: Option<Uuid>,
+    /// The client it is about.
+    pub client_id: Uuid,
+    /// `YYYY-MM-DD`.
+    pub session_date: String,
+    /// The text.
+    pub body: String,
+}
+
+/// A note with its sync state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteView {
+    /// The note.
+    pub note: SessionNote,
+    /// Its sync state.
+    pub sync: RecordSync,
+    /// When in conflict: the other version's text, to show side by side.
+    pub conflict_body: Option<String>,
+}
+
+/// A client with their notes, newest session first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    /// The client.
+    pub client: ClientRecord,
+    /// Their notes.
+    pub notes: Vec<NoteView>,
+}
+
+/// An error from a shell command, safe to show: it never contains patient
+/// data or secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShellError {
+    /// Machine-readable.
+    pub kind: ShellErrorKind,
+    /// A sentence the practitioner can act on.
+    pub message: String,
+}
+
+/// Kinds of [`ShellError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShellErrorKind {
+    /// Wrong username, password or code.
+    BadCredentials,
+    /// The app is locked or signed out; the action needs the keys.
+    Locked,
+    /// The server is needed and cannot be reached.
+    Offline,
+    /// The OS keyring is unavailable or lacks this device's secret.
+    Keyring,
+    /// The input is not acceptable (empty name, bad date, note too large,
+    /// signed note).
+    Invalid,
+    /// No such record.
+    NotFound,
+    /// Anything else; the message says what to do.
+    Other,
+}
