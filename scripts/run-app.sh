@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds and runs the Doctor's Bench desktop app.
+#
+# With no server configured (no DOCTORS_BENCH_SERVER_URL and no
+# ~/.config/doctors-bench/client.json), it also sets up and starts a local
+# demo API on embedded SQLite, with a demo clinic whose sign-in details are
+# printed the first time. The demo API stops when the app closes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
+
+log() { printf '[run-app] %s\n' "$*" >&2; }
+
+bash scripts/build-ui.sh
+cargo build -p bench-server -p doctors-bench --locked
+bin="$CARGO_TARGET_DIR/debug"
+
+config_home="${XDG_CONFIG_HOME:-$HOME/.config}"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    log "stopping the demo API"
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+if [ -z "${DOCTORS_BENCH_SERVER_URL:-}" ] && [ ! -f "$config_home/doctors-bench/client.json" ]; then
+  data_dir="${BENCH_SERVER_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/doctors-bench/server}"
+  export BENCH_SERVER_DATA_DIR="$data_dir"
+  if [ ! -f "$data_dir/client.json" ]; then
+    log "first run: creating a demo clinic in $data_dir"
+    "$bin/bench-server" init --demo --data-dir "$data_dir"
+  fi
+  server_url=$(sed -n 's/.*"server_url": *"\([^"]*\)".*/\1/p' "$data_dir/client.json")
+  ca_cert=$(sed -n 's/.*"ca_cert_path": *"\([^"]*\)".*/\1/p' "$data_dir/client.json")
+  if curl -fsS --tlsv1.3 --cacert "$ca_cert" "$server_url/v1/health" >/dev/null 2>&1; then
+    log "a demo API is already running at $server_url"
+  else
+    log "starting the demo API at $server_url (log: $data_dir/server.log)"
+    "$bin/bench-server" serve --data-dir "$data_dir" >>"$data_dir/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+      curl -fsS --tlsv1.3 --cacert "$ca_cert" "$server_url/v1/health" >/dev/null 2>&1 && break
+      kill -0 "$server_pid" 2>/dev/null || { log "the demo API failed to start; see $data_dir/server.log"; exit 1; }
+      sleep 0.2
+    done
+  fi
+  log "demo sign-in details were printed when the clinic was created;"
+  log "to add a practitioner: $bin/bench-server user add --data-dir $data_dir --help"
+fi
+
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  log "no display found: run this from a desktop session (or prefix scripts/with-display.sh to run headless)"
+  exit 1
+fi
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+  log "no D-Bus session: the app keeps its device key in the desktop keyring (Secret Service);"
+  log "run it from a desktop session, or under scripts/with-keyring.sh for a throwaway keyring"
+  exit 1
+fi
+
+"$bin/doctors-bench"

@@ -1,0 +1,96 @@
+//! A small client of the clinic API, for tests to check what arrived on the
+//! server independently of the desktop app.
+
+use bench_protocol::api::{
+    routes, ClientDetail, ClientSummary, LoginRequest, LoginResponse, SessionInfo, TotpRequest,
+};
+
+use crate::server::{TestAccount, TestServer};
+
+/// An HTTPS client pinned to the test server's CA, TLS 1.3 only.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    /// A client for `server`, not signed in.
+    pub fn new(server: &TestServer) -> Api {
+        let pem = std::fs::read(&server.ca_pem).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let http = reqwest::Client::builder().use_preconfigured_tls(tls).build().unwrap();
+        Api { http, base: server.url.clone(), token: None }
+    }
+
+    /// Signs in with password and a fresh code from `oathtool`.
+    pub async fn sign_in(&mut self, account: &mut TestAccount) -> SessionInfo {
+        let login: LoginResponse = self
+            .post_json(
+                routes::LOGIN,
+                &LoginRequest {
+                    username: account.username.clone(),
+                    password: account.password.clone(),
+                    device_id: uuid::Uuid::new_v4(),
+                    device_name: "end-to-end test".into(),
+                },
+            )
+            .await;
+        let LoginResponse::TotpRequired { challenge } = login else {
+            panic!("expected a TOTP challenge for an enrolled account, got {login:?}");
+        };
+        let code = account.codes.fresh_code(&account.totp_secret);
+        let session: SessionInfo =
+            self.post_json(routes::TOTP, &TotpRequest { challenge, code }).await;
+        self.token = Some(session.token.clone());
+        session
+    }
+
+    /// The signed-in practitioner's clients.
+    pub async fn clients(&self) -> Vec<ClientSummary> {
+        self.get_json(routes::CLIENTS).await
+    }
+
+    /// One client with their notes.
+    pub async fn client(&self, id: uuid::Uuid) -> ClientDetail {
+        self.get_json(&routes::client(id)).await
+    }
+
+    async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> T {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "POST {path} answered {status}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "GET {path} answered {status}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}

@@ -1,0 +1,120 @@
+//! The desktop app under WebDriver: `tauri-driver` (which starts WebKit's
+//! `WebKitWebDriver`) launching the real `doctors-bench` binary.
+//!
+//! Needs an X display and a D-Bus session with the Secret Service:
+//! `scripts/test.sh` provides both (Xvfb, gnome-keyring).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::built_binary;
+use crate::server::free_port;
+
+/// How long a step in the UI may take on a busy two-core CI machine.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `tauri-driver` whose app sees the given environment.
+pub struct TauriDriver {
+    child: Child,
+    port: u16,
+}
+
+impl TauriDriver {
+    /// Starts `tauri-driver`; the app it launches inherits `env`.
+    pub fn start(env: &[(&str, &Path)], extra_env: &[(&str, &str)]) -> TauriDriver {
+        let port = free_port();
+        let native_port = free_port();
+        let mut cmd = Command::new("tauri-driver");
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("tauri-driver is installed (scripts/bootstrap.sh)");
+        crate::wait_for("tauri-driver to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        TauriDriver { child, port }
+    }
+
+    /// Launches the app and returns a WebDriver session on its window.
+    pub async fn launch_app(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": built_binary("doctors-bench") }),
+        );
+        ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("tauri-driver started the app")
+    }
+}
+
+impl Drop for TauriDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for an element to appear.
+pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(UI_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
+}
+
+/// Waits until the element's text satisfies `pred`; returns that text.
+pub async fn wait_text(c: &Client, css: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    let mut last = String::new();
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            if let Ok(text) = el.text().await {
+                if pred(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never showed {what}; last text: {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Clears an input and types into it.
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    let el = find(c, css).await;
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+/// Clicks an element once it is there.
+pub async fn click(c: &Client, css: &str) {
+    find(c, css).await.click().await.unwrap_or_else(|e| panic!("could not click {css}: {e}"));
+}
+
+/// Saves a screenshot of the window as PNG under `dir`.
+pub async fn screenshot(c: &Client, dir: &Path, name: &str) {
+    // Yew renders asynchronously; give the frame a moment to paint.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let png = c.screenshot().await.unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
