@@ -1,0 +1,249 @@
+//! The command-line commands, one function each. `main` parses arguments
+//! and calls exactly one of these.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bench_protocol::api::Role;
+use rand::distributions::{Alphanumeric, DistString};
+use zeroize::Zeroizing;
+
+use crate::audit::AuditLog;
+use crate::auth::{self, Challenges};
+use crate::config::{self, SessionLimits, Settings};
+use crate::error::ServerError;
+use crate::files::DataDir;
+use crate::http::{self, AppState};
+use crate::seal::SealingKey;
+use crate::shared::Shared;
+use crate::store::{NewAccount, Store};
+use crate::tls::{self, Tls13Only};
+use crate::totp::TotpSecret;
+
+/// Username of the account `init --demo` creates.
+pub const DEMO_USERNAME: &str = "demo";
+
+fn open_store(dir: &DataDir) -> Result<Store, ServerError> {
+    let key = Arc::new(SealingKey::load(&dir.sealing_key())?);
+    Store::open(&dir.bench_db(), key)
+}
+
+/// Serves the API until interrupted (Ctrl-C or SIGTERM).
+pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let limits = SessionLimits::from_env()?;
+    let addr = match listen {
+        Some(addr) => addr,
+        None => Settings::load(dir)?.listen,
+    };
+    let store = open_store(dir)?;
+    let audit = AuditLog::open(&dir.audit_db())?;
+    let tls = Tls13Only::load(dir)?;
+    auth::warm_up();
+
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            ServerError::PortInUse { addr }
+        } else {
+            ServerError::Bind { addr, source }
+        }
+    })?;
+    listener.set_nonblocking(true).map_err(|source| ServerError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    config::write_client_discovery(dir, bound)?;
+
+    let state = Arc::new(AppState {
+        store: Shared::new(store),
+        audit: Shared::new(audit),
+        challenges: Challenges::default(),
+        limits,
+    });
+    let app = http::router(state.clone());
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls.config()),
+    )
+    .map_err(|source| ServerError::Bind { addr, source })?
+    .handle(handle);
+
+    tracing::info!(%bound, idle_secs = limits.idle.as_secs(), max_secs = limits.max.as_secs(), "serving");
+    println!("listening on https://{bound}");
+    let _ = std::io::stdout().flush();
+
+    server
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .map_err(|source| ServerError::Serve { source })?;
+
+    // Leave each database whole in its main file, so copying `audit.db`
+    // alone (for verification or backup) copies the whole log.
+    state.store.with(|s| s.checkpoint())?;
+    state.audit.with(|a| a.checkpoint())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    handle.graceful_shutdown(Some(Duration::from_secs(5)));
+}
+
+/// Creates a data directory with a demo clinic, a demo practitioner and a
+/// local CA, and says how to sign in.
+pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), ServerError> {
+    if config::is_initialised(dir.root()) {
+        println!("{} already holds a Doctor's Bench server.", dir.root().display());
+        println!("  CA certificate: {}", dir.ca_cert().display());
+        println!("  Client file:    {}", dir.client_json().display());
+        println!(
+            "The demo password cannot be shown again; set a new one with\n  bench-server user passwd --data-dir {} --username {DEMO_USERNAME} --password-stdin",
+            dir.root().display()
+        );
+        return Ok(());
+    }
+    create_private_dir(dir.root())?;
+    let settings = Settings { listen: listen.unwrap_or_else(|| config::DEFAULT_LISTEN.parse().expect("valid")) };
+
+    let key = Arc::new(SealingKey::create(&dir.sealing_key())?);
+    tls::create_demo_pki(dir)?;
+    AuditLog::open(&dir.audit_db())?;
+    let store = Store::open(&dir.bench_db(), key)?;
+    let clinic = store.create_clinic("Demo Clinic")?;
+    let password = Zeroizing::new(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20));
+    store.create_account(NewAccount {
+        username: DEMO_USERNAME,
+        display_name: "Demo Practitioner",
+        role: Role::SoloPractitioner,
+        clinic_id: Some(clinic),
+        password_hash: auth::hash_password(&password)?,
+        totp: None,
+    })?;
+    settings.save(dir)?;
+    config::write_client_discovery(dir, settings.listen)?;
+
+    println!("Created a Doctor's Bench demo server in {}", dir.root().display());
+    println!();
+    println!("  Server:    https://{}", settings.listen);
+    println!("  Username:  {DEMO_USERNAME}");
+    println!("  Password:  {}   (shown only now)", password.as_str());
+    println!();
+    println!("  CA certificate for the desktop app: {}", dir.ca_cert().display());
+    println!("  The desktop app finds both through:  {}", dir.client_json().display());
+    println!();
+    println!("Start it with:  bench-server serve --data-dir {}", dir.root().display());
+    println!("At first sign-in the app asks you to set up an authenticator app (2FA).");
+    Ok(())
+}
+
+fn create_private_dir(path: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::PermissionsExt;
+    let wrap = |source| ServerError::Write { path: path.to_owned(), source };
+    std::fs::create_dir_all(path).map_err(wrap)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(wrap)
+}
+
+/// Reads a password from standard input (one line; the newline is not part
+/// of it). Never from the command line, where `ps` and shell history see it.
+fn password_from_stdin() -> Result<Zeroizing<String>, ServerError> {
+    let mut raw = Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut raw)
+        .map_err(|e| ServerError::Password { reason: format!("cannot read standard input: {e}") })?;
+    let password = Zeroizing::new(raw.trim_end_matches(['\n', '\r']).to_string());
+    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
+        return Err(ServerError::Password {
+            reason: format!(
+                "the password on standard input is shorter than {} characters; pipe a longer one, e.g. `printf '%s' \"$PASSWORD\" | bench-server user add ...`",
+                auth::MIN_PASSWORD_CHARS
+            ),
+        });
+    }
+    Ok(password)
+}
+
+/// What `user add` needs.
+pub struct UserAdd<'a> {
+    /// Sign-in name.
+    pub username: &'a str,
+    /// Greeting name.
+    pub display_name: &'a str,
+    /// Role name as on the command line.
+    pub role: &'a str,
+    /// Enrol 2FA now and print the secret once.
+    pub with_totp: bool,
+}
+
+/// Adds an account, reading its password from standard input.
+pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let role = Role::parse(user.role).ok_or_else(|| ServerError::BadRole { role: user.role.to_string() })?;
+    let username = user.username.trim();
+    if username.is_empty() || username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ServerError::BadConfig {
+            source_name: "--username".into(),
+            reason: "a username must be non-empty and contain no spaces".into(),
+        });
+    }
+    let password = password_from_stdin()?;
+    let store = open_store(dir)?;
+    let secret = user.with_totp.then(TotpSecret::generate);
+    let id = store.create_account(NewAccount {
+        username,
+        display_name: user.display_name,
+        role,
+        clinic_id: None,
+        password_hash: auth::hash_password(&password)?,
+        totp: secret.as_ref(),
+    })?;
+    println!("created account {id} ({username}, {})", role.as_str());
+    if let Some(secret) = secret {
+        println!("TOTP secret (base32, shown once): {}", secret.to_base32().as_str());
+        println!("otpauth URI (shown once): {}", secret.otpauth_uri(username).as_str());
+    }
+    Ok(())
+}
+
+/// Sets a new password for an account, reading it from standard input.
+pub fn user_passwd(dir: &DataDir, username: &str) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let password = password_from_stdin()?;
+    let store = open_store(dir)?;
+    if !store.set_password(username, &auth::hash_password(&password)?)? {
+        return Err(ServerError::BadConfig {
+            source_name: "--username".into(),
+            reason: format!("there is no account named {username:?}"),
+        });
+    }
+    println!("password changed for {username}");
+    Ok(())
+}
+
+/// Recomputes the audit log's hash chain.
+pub fn audit_verify(dir: &DataDir) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    if !dir.audit_db().exists() {
+        return Err(ServerError::NotADatabase { path: dir.audit_db() });
+    }
+    let log = AuditLog::open(&dir.audit_db())?;
+    let count = log.verify()?;
+    println!("audit log OK: {count} entries");
+    Ok(())
+}

@@ -1,0 +1,461 @@
+//! The HTTPS API: routes, request checks, and the mapping from what the
+//! store says to what the device hears.
+//!
+//! Handlers are thin: parse, call the store on a blocking thread, write the
+//! audit entries, answer. Every response, errors and 404s included, carries
+//! `Strict-Transport-Security` and `Cache-Control: no-store`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bench_protocol::api::{
+    routes, ApiError, ErrorCode, LoginRequest, LoginResponse, PushRequest, PushResponse,
+    SessionInfo, TotpRequest, MAX_PULL_LIMIT,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::audit::{AuditLog, Entry, Event};
+use crate::auth::{self, ChallengeError, Challenges, Pending};
+use crate::clock;
+use crate::config::SessionLimits;
+use crate::error::ServerError;
+use crate::shared::Shared;
+use crate::store::{Account, SessionCheck, Store};
+use crate::totp;
+
+/// Body limit for sync pushes: a note may be `MAX_NOTE_BYTES` of text,
+/// which JSON escaping can grow; the store then refuses oversized notes one
+/// by one, so the rest of the batch still applies.
+pub const PUSH_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// Body limit for every other route.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// Pull page size when the device does not say.
+pub const DEFAULT_PULL_LIMIT: u32 = 200;
+
+/// Everything a request handler may use.
+pub struct AppState {
+    /// Operational database.
+    pub store: Shared<Store>,
+    /// Audit log.
+    pub audit: Shared<AuditLog>,
+    /// Outstanding sign-in challenges.
+    pub challenges: Challenges,
+    /// Session lifetimes.
+    pub limits: SessionLimits,
+}
+
+type AppRef = Arc<AppState>;
+
+/// The API's routes with their layers.
+pub fn router(state: AppRef) -> Router {
+    Router::new()
+        .route(routes::HEALTH, get(health))
+        .route(routes::LOGIN, post(login))
+        .route(routes::TOTP, post(totp_step))
+        .route(routes::ENROL, post(enrol_step))
+        .route(routes::LOGOUT, post(logout))
+        .route(routes::ME, get(me))
+        .route(routes::CLIENTS, get(list_clients))
+        .route(routes::CLIENT, get(client_detail))
+        .route(routes::SYNC_PUSH, post(push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)))
+        .route(routes::SYNC_PULL, get(pull))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let headers = res.headers_mut();
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
+}
+
+/// An error answer: status plus an [`ApiError`] body.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    body: ApiError,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: ErrorCode, message: &str) -> Failure {
+        Failure { status, body: ApiError { code, message: message.to_string() } }
+    }
+    fn session_expired() -> Failure {
+        Failure::new(StatusCode::UNAUTHORIZED, ErrorCode::SessionExpired, "Your session has ended. Sign in again.")
+    }
+    fn bad_credentials() -> Failure {
+        Failure::new(StatusCode::UNAUTHORIZED, ErrorCode::BadCredentials, "The username or password is not right.")
+    }
+    fn bad_code() -> Failure {
+        Failure::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::BadCode,
+            "That code was not accepted. Wait for the next code in your authenticator app and try again.",
+        )
+    }
+    fn challenge_expired() -> Failure {
+        Failure::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::ChallengeExpired,
+            "This sign-in has expired. Enter your username and password again.",
+        )
+    }
+    fn not_found() -> Failure {
+        Failure::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "There is no such record.")
+    }
+}
+
+impl From<ServerError> for Failure {
+    fn from(e: ServerError) -> Failure {
+        // ServerError messages carry paths and SQLite text, never secrets or
+        // patient data, so they are safe to log; the device hears less.
+        tracing::error!(error = %e, "request failed inside the server");
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "Something went wrong on the server; nothing was changed. Try again, and tell your clinic IT if it keeps happening.",
+        )
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+async fn not_found() -> Failure {
+    Failure::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "There is no such route on this server.")
+}
+
+/// JSON body whose rejection is an [`ApiError`], never a plain-text page.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_failure(rejection)),
+        }
+    }
+}
+
+fn json_failure(rejection: JsonRejection) -> Failure {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Failure::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, "The request is larger than the server accepts.");
+    }
+    // The parser's own message may quote the body (patient data), so it is
+    // neither echoed nor logged.
+    Failure::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadRequest,
+        "The request body is not the JSON this route expects; nothing was changed.",
+    )
+}
+
+/// A request from a signed-in practitioner with a live session.
+pub struct Authed {
+    account: Account,
+    device_id: Uuid,
+    token_hash: Vec<u8>,
+}
+
+impl FromRequestParts<AppRef> for Authed {
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppRef,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(Failure::session_expired)?;
+        let token_hash = auth::token_hash(token.trim());
+        let idle = state.limits.idle.as_secs();
+        let lookup = token_hash.clone();
+        let check = state.store.call(move |s| s.touch_session(&lookup, clock::now_unix(), idle)).await?;
+        match check {
+            SessionCheck::Active { account, device_id } => Ok(Authed { account, device_id, token_hash }),
+            SessionCheck::Expired => {
+                tracing::info!("a session expired");
+                Err(Failure::session_expired())
+            }
+            SessionCheck::Unknown => Err(Failure::session_expired()),
+        }
+    }
+}
+
+async fn audit(state: &AppState, entry: Entry) -> Result<(), Failure> {
+    let event = entry.event;
+    match state.audit.call(move |log| log.append(&entry)).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // An action that cannot be audited is not done.
+            tracing::error!(event = event.as_str(), error = %e, "audit log write failed");
+            Err(e.into())
+        }
+    }
+}
+
+fn ip(addr: SocketAddr) -> Option<IpAddr> {
+    Some(addr.ip())
+}
+
+async fn health() -> Json<&'static str> {
+    Json("ok")
+}
+
+/// Password step.
+async fn login(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, Failure> {
+    let username = req.username.trim().to_string();
+    let lookup = username.clone();
+    let account = state.store.call(move |s| s.account_by_username(&lookup)).await?;
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let password = zeroize::Zeroizing::new(req.password);
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(stored.as_deref(), &password))
+        .await
+        .unwrap_or(false);
+
+    let mut entry = Entry::new(Event::LoginPasswordFailed, None, ip(peer));
+    entry.device_id = Some(req.device_id);
+    entry.details = serde_json::json!({ "username_attempted": username });
+    let account = match (ok, account) {
+        (true, Some(account)) => account,
+        _ => {
+            tracing::info!(device_id = %req.device_id, "password step refused");
+            audit(&state, entry).await?;
+            return Err(Failure::bad_credentials());
+        }
+    };
+
+    entry.event = Event::LoginPasswordOk;
+    entry.actor = Some(account.id);
+    entry.details["second_factor"] = if account.has_totp { "totp" } else { "enrolment" }.into();
+    audit(&state, entry).await?;
+    tracing::info!(account_id = %account.id, device_id = %req.device_id, "password step accepted");
+
+    if account.has_totp {
+        let challenge = state.challenges.issue(account.id, req.device_id, Pending::Totp);
+        Ok(Json(LoginResponse::TotpRequired { challenge: challenge.to_string() }))
+    } else {
+        let secret = totp::TotpSecret::generate();
+        let otpauth_uri = secret.otpauth_uri(&account.username).to_string();
+        let challenge = state.challenges.issue(account.id, req.device_id, Pending::Enrol(secret));
+        Ok(Json(LoginResponse::EnrolmentRequired { challenge: challenge.to_string(), otpauth_uri }))
+    }
+}
+
+/// Code step for an enrolled account.
+async fn totp_step(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<TotpRequest>,
+) -> Result<Json<SessionInfo>, Failure> {
+    second_step(state, peer, req, false).await
+}
+
+/// Code step confirming a new authenticator.
+async fn enrol_step(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<TotpRequest>,
+) -> Result<Json<SessionInfo>, Failure> {
+    second_step(state, peer, req, true).await
+}
+
+async fn second_step(
+    state: AppRef,
+    peer: SocketAddr,
+    req: TotpRequest,
+    enrolment: bool,
+) -> Result<Json<SessionInfo>, Failure> {
+    let (ok_event, failed_event) =
+        if enrolment { (Event::EnrolOk, Event::EnrolFailed) } else { (Event::LoginCodeOk, Event::LoginCodeFailed) };
+    let challenge = match state.challenges.peek(&req.challenge, enrolment) {
+        Ok(c) => c,
+        Err(why) => {
+            let mut entry = Entry::new(failed_event, None, ip(peer));
+            entry.details = serde_json::json!({ "reason": match why {
+                ChallengeError::Expired => "challenge_expired",
+                ChallengeError::WrongStep => "wrong_step",
+            }});
+            audit(&state, entry).await?;
+            return Err(Failure::challenge_expired());
+        }
+    };
+    let account_id = challenge.account_id;
+    let mut entry = Entry::new(failed_event, Some(account_id), ip(peer));
+    entry.device_id = Some(challenge.device_id);
+
+    let secret = match &challenge.pending {
+        Pending::Enrol(secret) => Some(secret.clone()),
+        Pending::Totp => state.store.call(move |s| s.totp_secret(account_id)).await?,
+    };
+    let step = secret.as_ref().and_then(|s| totp::matching_step(s, &req.code, clock::now_unix()));
+    let accepted = match (step, secret) {
+        (Some(step), Some(secret)) if enrolment => {
+            state.store.call(move |s| s.enrol_totp(account_id, &secret, step)).await?
+        }
+        (Some(step), Some(_)) => state.store.call(move |s| s.claim_totp_step(account_id, step)).await?,
+        _ => false,
+    };
+    if !accepted {
+        state.challenges.fail(&req.challenge);
+        entry.details = serde_json::json!({ "reason": if step.is_some() { "code_already_used" } else { "wrong_code" } });
+        audit(&state, entry).await?;
+        tracing::info!(account_id = %account_id, "code step refused");
+        return Err(Failure::bad_code());
+    }
+    state.challenges.consume(&req.challenge);
+
+    let token = auth::random_token();
+    let hash = auth::token_hash(&token);
+    let now = clock::now_unix();
+    let expires_at = now + state.limits.max.as_secs();
+    let device_id = challenge.device_id;
+    let account = state
+        .store
+        .call(move |s| {
+            s.create_session(&hash, account_id, device_id, now, expires_at)?;
+            s.account_by_id(account_id)
+        })
+        .await?
+        .ok_or_else(Failure::session_expired)?;
+    entry.event = ok_event;
+    audit(&state, entry).await?;
+    tracing::info!(account_id = %account_id, device_id = %device_id, "session started");
+    Ok(Json(SessionInfo {
+        token: token.to_string(),
+        practitioner: account.practitioner(),
+        idle_timeout_secs: state.limits.idle.as_secs(),
+        expires_at: clock::unix_to_rfc3339(expires_at),
+    }))
+}
+
+async fn logout(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+) -> Result<StatusCode, Failure> {
+    let hash = who.token_hash.clone();
+    state.store.call(move |s| s.delete_session(&hash)).await?;
+    let mut entry = Entry::new(Event::Logout, Some(who.account.id), ip(peer));
+    entry.device_id = Some(who.device_id);
+    audit(&state, entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(who: Authed) -> Json<bench_protocol::api::Practitioner> {
+    Json(who.account.practitioner())
+}
+
+async fn list_clients(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+) -> Result<Json<Vec<bench_protocol::api::ClientSummary>>, Failure> {
+    let owner = who.account.id;
+    let clients = state.store.call(move |s| s.list_clients(owner)).await?;
+    let ids: Vec<Uuid> = clients.iter().map(|c| c.client.id).collect();
+    let mut entry = Entry::new(Event::ClientsListed, Some(owner), ip(peer));
+    entry.device_id = Some(who.device_id);
+    entry.details = serde_json::json!({ "record_ids": ids });
+    audit(&state, entry).await?;
+    Ok(Json(clients))
+}
+
+async fn client_detail(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<bench_protocol::api::ClientDetail>, Failure> {
+    let id: Uuid = id.parse().map_err(|_| Failure::not_found())?;
+    let owner = who.account.id;
+    let detail = state.store.call(move |s| s.client_detail(owner, id)).await?;
+    let mut entry = Entry::new(Event::ClientRead, Some(owner), ip(peer));
+    entry.device_id = Some(who.device_id);
+    entry.record_id = Some(id);
+    entry.details = serde_json::json!({ "found": detail.is_some() });
+    if let Some(d) = &detail {
+        entry.details["note_ids"] = serde_json::json!(d.notes.iter().map(|n| n.id).collect::<Vec<_>>());
+    }
+    audit(&state, entry).await?;
+    tracing::info!(account_id = %owner, record_id = %id, found = detail.is_some(), "client record read");
+    detail.map(Json).ok_or_else(Failure::not_found)
+}
+
+async fn push(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, Failure> {
+    let owner = who.account.id;
+    let count = req.changes.len();
+    let outcome = state.store.call(move |s| s.apply_push(owner, req.changes)).await?;
+    for (event, record_id, details) in outcome.audit {
+        let mut entry = Entry::new(event, Some(owner), ip(peer));
+        entry.device_id = Some(who.device_id);
+        entry.record_id = Some(record_id);
+        entry.details = details;
+        audit(&state, entry).await?;
+    }
+    tracing::info!(account_id = %owner, changes = count, "push handled");
+    Ok(Json(PushResponse { results: outcome.results }))
+}
+
+#[derive(Deserialize)]
+struct PullQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn pull(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<bench_protocol::api::PullResponse>, Failure> {
+    let Ok(Query(q)) = query else {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "`after` and `limit` must be whole numbers.",
+        ));
+    };
+    let owner = who.account.id;
+    let after = q.after.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(DEFAULT_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
+    let page = state.store.call(move |s| s.pull(owner, after, limit)).await?;
+    let ids: Vec<Uuid> = page.changes.iter().map(|c| c.record.id()).collect();
+    let mut entry = Entry::new(Event::RecordsPulled, Some(owner), ip(peer));
+    entry.device_id = Some(who.device_id);
+    entry.details = serde_json::json!({ "after": after, "record_ids": ids });
+    audit(&state, entry).await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,711 @@
+//! The operational database: accounts, sessions, clients, session notes,
+//! applied changes and conflict copies.
+//!
+//! This module is the storage seam. The HTTP layer calls only the methods
+//! of [`Store`], which speak in protocol types and ids, never in SQL; a
+//! PostgreSQL store would implement the same methods. The SQLite store runs
+//! in WAL mode with `synchronous=FULL`, so a change acknowledged to a
+//! device survives power loss.
+//!
+//! Records are stored as their protocol JSON, sealed with AES-256-GCM under
+//! the data directory's key and bound to their row (field-level encryption
+//! on top of whatever the disk does). Ownership, version, sign state and the
+//! change sequence are kept in clear columns so the server can enforce the
+//! rules without opening anything.
+//!
+//! Sync rules, each enforced in one transaction per change:
+//! - a change id is applied at most once (`applied_changes`); a retry gets
+//!   `AlreadyApplied` with the version it produced;
+//! - versions start at 1 and go up by 1;
+//! - a change against anything but the current version is kept in
+//!   `conflicts` and answered with the server's copy, never applied;
+//! - a signed note never changes; a note body over `MAX_NOTE_BYTES` and a
+//!   note for someone else's client are refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bench_protocol::api::{
+    Change, ChangeOutcome, ChangeResult, ClientDetail, ClientSummary, Practitioner, PullResponse,
+    RejectCode, Role, ServerChange, MAX_NOTE_BYTES,
+};
+use bench_protocol::{NoteStatus, Record, RecordKind};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+use crate::audit::Event;
+use crate::clock;
+use crate::error::ServerError;
+use crate::seal::{SealedAt, SealingKey};
+use crate::totp::TotpSecret;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS clinics (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    clinic_id TEXT REFERENCES clinics(id),
+    password_hash TEXT NOT NULL,
+    totp_secret BLOB,
+    totp_last_step INTEGER,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    device_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS change_feed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    owner TEXT NOT NULL REFERENCES accounts(id),
+    client_id TEXT,
+    version INTEGER NOT NULL,
+    signed INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_owner_seq ON records(owner, seq);
+CREATE INDEX IF NOT EXISTS records_client ON records(client_id);
+CREATE TABLE IF NOT EXISTS applied_changes (
+    change_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    applied_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    change_id TEXT NOT NULL UNIQUE,
+    record_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    base_version INTEGER,
+    server_version INTEGER NOT NULL,
+    pushed BLOB NOT NULL,
+    received_at TEXT NOT NULL
+);
+";
+
+/// An account as the server knows it.
+#[derive(Clone)]
+pub struct Account {
+    /// Account id.
+    pub id: Uuid,
+    /// Sign-in name.
+    pub username: String,
+    /// Greeting name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Whether 2FA is set up.
+    pub has_totp: bool,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").field("id", &self.id).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    /// The account as the API shows it.
+    pub fn practitioner(&self) -> Practitioner {
+        Practitioner {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// A new account to create.
+pub struct NewAccount<'a> {
+    /// Sign-in name.
+    pub username: &'a str,
+    /// Greeting name.
+    pub display_name: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Clinic, if any.
+    pub clinic_id: Option<Uuid>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// An already-enrolled TOTP secret (set up by an administrator).
+    pub totp: Option<&'a TotpSecret>,
+}
+
+/// The state of a presented session token.
+#[derive(Debug)]
+pub enum SessionCheck {
+    /// Valid; its idle clock was reset.
+    Active {
+        /// Who.
+        account: Account,
+        /// From which device.
+        device_id: Uuid,
+    },
+    /// It existed but timed out (idle or absolute); now deleted.
+    Expired,
+    /// Never existed or signed out.
+    Unknown,
+}
+
+/// What a push did, for the response and for the audit log.
+pub struct PushOutcome {
+    /// One per change, in order.
+    pub results: Vec<ChangeResult>,
+    /// Audit facts: event, record id, details.
+    pub audit: Vec<(Event, Uuid, serde_json::Value)>,
+}
+
+/// The SQLite operational store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    key: Arc<SealingKey>,
+}
+
+struct ExistingRecord {
+    kind: String,
+    owner: String,
+    version: i64,
+    signed: bool,
+    data: Vec<u8>,
+}
+
+impl Store {
+    /// Opens (creating the schema if needed) the database at `path`.
+    pub fn open(path: &Path, key: Arc<SealingKey>) -> Result<Store, ServerError> {
+        let db = |e| ServerError::database(path, e);
+        let conn = Connection::open(path).map_err(db)?;
+        // The first real read is what reveals a file that is not SQLite.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+            .map_err(db)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Store { conn, path: path.to_owned(), key })
+    }
+
+    fn db(&self) -> impl Fn(rusqlite::Error) -> ServerError + '_ {
+        move |e| ServerError::database(&self.path, e)
+    }
+
+    /// Creates a clinic and returns its id.
+    pub fn create_clinic(&self, name: &str) -> Result<Uuid, ServerError> {
+        let id = Uuid::new_v4();
+        self.conn
+            .execute(
+                "INSERT INTO clinics (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![id.to_string(), name, clock::now_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(id)
+    }
+
+    /// Creates an account and returns its id.
+    pub fn create_account(&self, new: NewAccount<'_>) -> Result<Uuid, ServerError> {
+        let id = Uuid::new_v4();
+        let sealed = new.totp.map(|s| self.key.seal(s.as_bytes(), totp_place(&id.to_string())));
+        let result = self.conn.execute(
+            "INSERT INTO accounts (id, username, display_name, role, clinic_id, password_hash, totp_secret, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id.to_string(),
+                new.username,
+                new.display_name,
+                new.role.as_str(),
+                new.clinic_id.map(|c| c.to_string()),
+                new.password_hash,
+                sealed,
+                clock::now_rfc3339()
+            ],
+        );
+        match result {
+            Ok(_) => Ok(id),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(ServerError::UserExists { username: new.username.to_string() })
+            }
+            Err(e) => Err(self.db()(e)),
+        }
+    }
+
+    /// Sets a new password hash. Returns false when no such user exists.
+    pub fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, ServerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE username = ?1",
+                params![username, password_hash],
+            )
+            .map_err(self.db())?;
+        Ok(n == 1)
+    }
+
+    fn account_where(&self, clause: &str, value: &str) -> Result<Option<Account>, ServerError> {
+        let sql = format!(
+            "SELECT id, username, display_name, role, password_hash, totp_secret IS NOT NULL
+             FROM accounts WHERE {clause} = ?1"
+        );
+        let row = self
+            .conn
+            .query_row(&sql, [value], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, bool>(5)?,
+                ))
+            })
+            .optional()
+            .map_err(self.db())?;
+        Ok(row.and_then(|(id, username, display_name, role, password_hash, has_totp)| {
+            Some(Account {
+                id: id.parse().ok()?,
+                username,
+                display_name,
+                role: Role::parse(&role)?,
+                password_hash,
+                has_totp,
+            })
+        }))
+    }
+
+    /// Finds an account by sign-in name.
+    pub fn account_by_username(&self, username: &str) -> Result<Option<Account>, ServerError> {
+        self.account_where("username", username)
+    }
+
+    /// Finds an account by id.
+    pub fn account_by_id(&self, id: Uuid) -> Result<Option<Account>, ServerError> {
+        self.account_where("id", &id.to_string())
+    }
+
+    /// The account's TOTP secret, unsealed; `None` if not enrolled or if the
+    /// sealed value does not open (wrong key or altered row).
+    pub fn totp_secret(&self, account: Uuid) -> Result<Option<TotpSecret>, ServerError> {
+        let id = account.to_string();
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT totp_secret FROM accounts WHERE id = ?1", [&id], |r| r.get(0))
+            .optional()
+            .map_err(self.db())?
+            .flatten();
+        Ok(sealed
+            .and_then(|s| self.key.open(&s, totp_place(&id)))
+            .map(|bytes| TotpSecret::from_bytes(bytes.to_vec())))
+    }
+
+    /// Records that `step` was used, if it is later than any step used
+    /// before. Returns false for a replay. Atomic: two requests racing with
+    /// the same code cannot both win.
+    pub fn claim_totp_step(&self, account: Uuid, step: u64) -> Result<bool, ServerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE accounts SET totp_last_step = ?2
+                 WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+                params![account.to_string(), step as i64],
+            )
+            .map_err(self.db())?;
+        Ok(n == 1)
+    }
+
+    /// Stores a confirmed TOTP secret for an account that has none yet,
+    /// marking `step` as used. Returns false if the account already enrolled.
+    pub fn enrol_totp(&self, account: Uuid, secret: &TotpSecret, step: u64) -> Result<bool, ServerError> {
+        let id = account.to_string();
+        let sealed = self.key.seal(secret.as_bytes(), totp_place(&id));
+        let n = self
+            .conn
+            .execute(
+                "UPDATE accounts SET totp_secret = ?2, totp_last_step = ?3
+                 WHERE id = ?1 AND totp_secret IS NULL",
+                params![id, sealed, step as i64],
+            )
+            .map_err(self.db())?;
+        Ok(n == 1)
+    }
+
+    /// Starts a session for a token (stored as its hash only).
+    pub fn create_session(
+        &self,
+        token_hash: &[u8],
+        account: Uuid,
+        device_id: Uuid,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<(), ServerError> {
+        self.conn
+            .execute(
+                "INSERT INTO sessions (token_hash, account_id, device_id, created_at, last_seen, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                params![token_hash, account.to_string(), device_id.to_string(), now as i64, expires_at as i64],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Checks a session token hash and, if valid, resets its idle clock.
+    pub fn touch_session(&self, token_hash: &[u8], now: u64, idle_secs: u64) -> Result<SessionCheck, ServerError> {
+        let row: Option<(String, String, i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT account_id, device_id, last_seen, expires_at FROM sessions WHERE token_hash = ?1",
+                [token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let Some((account_id, device_id, last_seen, expires_at)) = row else {
+            return Ok(SessionCheck::Unknown);
+        };
+        let now_i = now as i64;
+        if now_i - last_seen > idle_secs as i64 || now_i >= expires_at {
+            self.delete_session(token_hash)?;
+            return Ok(SessionCheck::Expired);
+        }
+        let account = account_id.parse().ok().map(|id| self.account_by_id(id)).transpose()?.flatten();
+        let (Some(account), Ok(device_id)) = (account, device_id.parse()) else {
+            self.delete_session(token_hash)?;
+            return Ok(SessionCheck::Unknown);
+        };
+        self.conn
+            .execute("UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1", params![token_hash, now_i])
+            .map_err(self.db())?;
+        Ok(SessionCheck::Active { account, device_id })
+    }
+
+    /// Ends a session.
+    pub fn delete_session(&self, token_hash: &[u8]) -> Result<(), ServerError> {
+        self.conn
+            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    fn open_record(&self, id: &str, sealed: &[u8]) -> Result<Record, ServerError> {
+        let json = self.key.open(sealed, record_place(id)).ok_or_else(|| ServerError::Database {
+            path: self.path.clone(),
+            source: rusqlite::Error::InvalidColumnType(0, format!("records.data of {id} does not open"), rusqlite::types::Type::Blob),
+        })?;
+        serde_json::from_slice(&json).map_err(|e| ServerError::Database {
+            path: self.path.clone(),
+            source: rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)),
+        })
+    }
+
+    /// The owner's clients, by name.
+    pub fn list_clients(&self, owner: Uuid) -> Result<Vec<ClientSummary>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.version, r.data,
+                        (SELECT count(*) FROM records n WHERE n.kind = 'note' AND n.client_id = r.id)
+                 FROM records r WHERE r.owner = ?1 AND r.kind = 'client'",
+            )
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([owner.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
+            })
+            .map_err(self.db())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.db())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, version, data, note_count) in rows {
+            if let Record::Client(client) = self.open_record(&id, &data)? {
+                out.push(ClientSummary { client, version, note_count });
+            }
+        }
+        out.sort_by(|a, b| a.client.full_name.to_lowercase().cmp(&b.client.full_name.to_lowercase()));
+        Ok(out)
+    }
+
+    /// One of the owner's clients with their notes; `None` if no such client
+    /// belongs to the owner (whether or not it exists).
+    pub fn client_detail(&self, owner: Uuid, id: Uuid) -> Result<Option<ClientDetail>, ServerError> {
+        let id_s = id.to_string();
+        let data: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT data FROM records WHERE id = ?1 AND owner = ?2 AND kind = 'client'",
+                params![id_s, owner.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let Some(data) = data else { return Ok(None) };
+        let Record::Client(client) = self.open_record(&id_s, &data)? else { return Ok(None) };
+
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, data FROM records WHERE kind = 'note' AND client_id = ?1 AND owner = ?2")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map(params![id_s, owner.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(self.db())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.db())?;
+        let mut notes = Vec::with_capacity(rows.len());
+        for (note_id, data) in rows {
+            if let Record::Note(n) = self.open_record(&note_id, &data)? {
+                notes.push(n);
+            }
+        }
+        notes.sort_by(|a, b| (&a.session_date, &a.created_at).cmp(&(&b.session_date, &b.created_at)));
+        Ok(Some(ClientDetail { client, notes }))
+    }
+
+    /// The owner's records changed after `after`, oldest change first.
+    pub fn pull(&self, owner: Uuid, after: i64, limit: u32) -> Result<PullResponse, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, seq, version, data FROM records WHERE owner = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map(params![owner.to_string(), after, limit as i64 + 1], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))
+            })
+            .map_err(self.db())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.db())?;
+        let more = rows.len() > limit as usize;
+        let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+        for (id, seq, version, data) in rows.into_iter().take(limit as usize) {
+            changes.push(ServerChange { cursor: seq, version, record: self.open_record(&id, &data)? });
+        }
+        let next_cursor = changes.last().map(|c| c.cursor).unwrap_or(after);
+        Ok(PullResponse { changes, next_cursor, more })
+    }
+
+    /// Applies a batch of changes for `owner`, each in its own transaction,
+    /// so one refused change does not stop the others.
+    pub fn apply_push(&mut self, owner: Uuid, changes: Vec<Change>) -> Result<PushOutcome, ServerError> {
+        let mut out = PushOutcome { results: Vec::with_capacity(changes.len()), audit: Vec::new() };
+        for change in changes {
+            let change_id = change.change_id;
+            let record_id = change.record.id();
+            let kind = change.record.kind();
+            let outcome = self.apply_change(owner, change)?;
+            let event = match (&outcome, kind) {
+                (ChangeOutcome::Applied { .. }, RecordKind::Note) => Some(Event::NoteWrite),
+                (ChangeOutcome::Applied { .. }, RecordKind::Client) => Some(Event::ClientWrite),
+                (ChangeOutcome::Conflict { .. }, _) => Some(Event::ChangeConflict),
+                (ChangeOutcome::Rejected { .. }, _) => Some(Event::ChangeRejected),
+                (ChangeOutcome::AlreadyApplied { .. }, _) => None,
+            };
+            if let Some(event) = event {
+                let mut details = serde_json::json!({ "change_id": change_id, "kind": kind });
+                match &outcome {
+                    ChangeOutcome::Applied { version } => details["version"] = (*version).into(),
+                    ChangeOutcome::Conflict { server_version, .. } => {
+                        details["server_version"] = (*server_version).into()
+                    }
+                    ChangeOutcome::Rejected { code, .. } => details["code"] = serde_json::json!(code),
+                    ChangeOutcome::AlreadyApplied { .. } => {}
+                }
+                out.audit.push((event, record_id, details));
+            }
+            out.results.push(ChangeResult { change_id, outcome });
+        }
+        Ok(out)
+    }
+
+    fn apply_change(&mut self, owner: Uuid, change: Change) -> Result<ChangeOutcome, ServerError> {
+        let path = self.path.clone();
+        let db = |e| ServerError::database(&path, e);
+        let owner_s = owner.to_string();
+        let change_id = change.change_id.to_string();
+        let record = change.record;
+        let record_id = record.id().to_string();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+
+        let applied: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT account_id, version FROM applied_changes WHERE change_id = ?1",
+                [&change_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some((account, version)) = applied {
+            return Ok(if account == owner_s {
+                ChangeOutcome::AlreadyApplied { version }
+            } else {
+                rejected(RejectCode::Forbidden, "This change id belongs to another account.")
+            });
+        }
+
+        if let Record::Note(note) = &record {
+            if note.body.len() > MAX_NOTE_BYTES {
+                return Ok(rejected(
+                    RejectCode::TooLarge,
+                    &format!("This note is larger than the server accepts ({} MiB); split it into shorter notes.", MAX_NOTE_BYTES / (1024 * 1024)),
+                ));
+            }
+            if note.status == NoteStatus::Signed && note.signed_at.is_none() {
+                return Ok(rejected(RejectCode::Invalid, "A signed note must say when it was signed."));
+            }
+            let client_owner: Option<String> = tx
+                .query_row(
+                    "SELECT owner FROM records WHERE id = ?1 AND kind = 'client'",
+                    [note.client_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if client_owner.as_deref() != Some(owner_s.as_str()) {
+                // Unknown and not-yours read the same, so ids reveal nothing.
+                return Ok(rejected(
+                    RejectCode::Forbidden,
+                    "This note is for a client that is not one of yours on the server; sync the client first.",
+                ));
+            }
+        }
+
+        let existing: Option<ExistingRecord> = tx
+            .query_row(
+                "SELECT kind, owner, version, signed, data FROM records WHERE id = ?1",
+                [&record_id],
+                |r| {
+                    Ok(ExistingRecord {
+                        kind: r.get(0)?,
+                        owner: r.get(1)?,
+                        version: r.get(2)?,
+                        signed: r.get(3)?,
+                        data: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)?;
+
+        let new_version = match existing {
+            None => {
+                if change.base_version.is_some() {
+                    return Ok(rejected(
+                        RejectCode::Invalid,
+                        "The server has no copy of this record to update; it may need to be created again.",
+                    ));
+                }
+                1
+            }
+            Some(ex) => {
+                if ex.owner != owner_s {
+                    return Ok(rejected(RejectCode::Forbidden, "You may not change this record."));
+                }
+                if ex.kind != kind_str(record.kind()) {
+                    return Ok(rejected(RejectCode::Invalid, "This id belongs to a different kind of record."));
+                }
+                if ex.signed {
+                    return Ok(rejected(
+                        RejectCode::SignedNoteImmutable,
+                        "This note was signed and cannot change; write an addendum as a new note.",
+                    ));
+                }
+                if change.base_version != Some(ex.version) {
+                    let server = {
+                        let json = self.key.open(&ex.data, record_place(&record_id)).ok_or_else(|| {
+                            ServerError::Database {
+                                path: path.clone(),
+                                source: rusqlite::Error::InvalidColumnType(0, "records.data".into(), rusqlite::types::Type::Blob),
+                            }
+                        })?;
+                        serde_json::from_slice::<Record>(&json).map_err(|e| ServerError::Database {
+                            path: path.clone(),
+                            source: rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)),
+                        })?
+                    };
+                    let pushed = serde_json::to_vec(&record).expect("records serialise");
+                    let sealed = self.key.seal(&pushed, conflict_place(&change_id));
+                    // A retried push of the same conflicting change keeps one copy.
+                    tx.execute(
+                        "INSERT OR IGNORE INTO conflicts (change_id, record_id, account_id, base_version, server_version, pushed, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![change_id, record_id, owner_s, change.base_version, ex.version, sealed, clock::now_rfc3339()],
+                    )
+                    .map_err(db)?;
+                    tx.commit().map_err(db)?;
+                    return Ok(ChangeOutcome::Conflict { server_version: ex.version, server });
+                }
+                ex.version + 1
+            }
+        };
+
+        tx.execute("INSERT INTO change_feed (record_id) VALUES (?1)", [&record_id]).map_err(db)?;
+        let seq = tx.last_insert_rowid();
+        let (client_id, signed) = match &record {
+            Record::Client(_) => (None, false),
+            Record::Note(n) => (Some(n.client_id.to_string()), n.status == NoteStatus::Signed),
+        };
+        let json = serde_json::to_vec(&record).expect("records serialise");
+        let sealed = self.key.seal(&json, record_place(&record_id));
+        tx.execute(
+            "INSERT INTO records (id, kind, owner, client_id, version, signed, seq, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(id) DO UPDATE SET client_id = excluded.client_id, version = excluded.version,
+                 signed = excluded.signed, seq = excluded.seq, data = excluded.data",
+            params![record_id, kind_str(record.kind()), owner_s, client_id, new_version, signed, seq, sealed],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO applied_changes (change_id, account_id, record_id, version, applied_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![change_id, owner_s, record_id, new_version, clock::now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(ChangeOutcome::Applied { version: new_version })
+    }
+
+    /// Copies everything from the write-ahead log into the main file.
+    pub fn checkpoint(&self) -> Result<(), ServerError> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(self.db())
+    }
+}
+
+fn rejected(code: RejectCode, reason: &str) -> ChangeOutcome {
+    ChangeOutcome::Rejected { code, reason: reason.to_string() }
+}
+
+fn kind_str(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Client => "client",
+        RecordKind::Note => "note",
+    }
+}
+
+fn totp_place(account_id: &str) -> SealedAt<'_> {
+    SealedAt { table: "accounts", column: "totp_secret", row: account_id }
+}
+
+fn record_place(record_id: &str) -> SealedAt<'_> {
+    SealedAt { table: "records", column: "data", row: record_id }
+}
+
+fn conflict_place(change_id: &str) -> SealedAt<'_> {
+    SealedAt { table: "conflicts", column: "pushed", row: change_id }
+}
