@@ -1,0 +1,176 @@
+//! Sign-in, 2FA and sessions against the real binary over TLS 1.3.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bench_protocol::api::{routes, ErrorCode, LoginResponse, Practitioner, SessionInfo, TotpRequest};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_and_oathtool_code_sign_in_and_reach_me() {
+    let dir = DataDir::init();
+    let (password, secret) = dir.add_user("amina", true);
+    let server = Server::start(&dir);
+    let mut api = server.client();
+    let session = api.sign_in("amina", &password, &secret.clone().unwrap()).await;
+    assert_eq!(session.practitioner.username, "amina");
+    assert_eq!(session.idle_timeout_secs, 1800);
+
+    let me: Practitioner = api.get(routes::ME).await.unwrap();
+    assert_eq!(me.id, session.practitioner.id);
+
+    // Nothing secret reaches the server's log.
+    let log = server.log();
+    assert!(log.contains("session started"), "{log}");
+    for secret_text in [password.as_str(), secret.as_deref().unwrap(), session.token.as_str()] {
+        assert!(!log.contains(secret_text), "log leaks a secret");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_account_enrols_an_authenticator_at_first_sign_in() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let mut api = server.client();
+    let (challenge, uri) = match api.login("demo", &dir.demo_password).await.unwrap() {
+        LoginResponse::EnrolmentRequired { challenge, otpauth_uri } => (challenge, otpauth_uri),
+        other => panic!("expected enrolment, got {other:?}"),
+    };
+    assert!(uri.starts_with("otpauth://totp/Doctor%27s%20Bench:demo?"), "{uri}");
+    let secret = secret_from_uri(&uri);
+
+    // The TOTP route does not take an enrolment challenge.
+    let wrong_route: Answer<SessionInfo> =
+        api.post(routes::TOTP, &TotpRequest { challenge: challenge.clone(), code: oathtool(&secret) }).await;
+    assert!(wrong_route.is_err());
+
+    let session: SessionInfo =
+        api.post(routes::ENROL, &TotpRequest { challenge, code: oathtool(&secret) }).await.unwrap();
+    api.token = Some(session.token.clone());
+    let me: Practitioner = api.get(routes::ME).await.unwrap();
+    assert_eq!(me.username, "demo");
+
+    // From now on the account is asked for a code, not enrolment.
+    let next = api.login("demo", &dir.demo_password).await.unwrap();
+    assert!(matches!(next, LoginResponse::TotpRequired { .. }), "{next:?}");
+    assert!(!server.log().contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let dir = DataDir::init();
+    let (password, _) = dir.add_user("baraka", true);
+    let server = Server::start(&dir);
+    let api = server.client();
+
+    let wrong = api.login("baraka", &format!("{password}x")).await.unwrap_err();
+    let unknown = api.login("nobody-here", &password).await.unwrap_err();
+    assert_eq!(wrong.0, 401);
+    assert_eq!(wrong.1.code, ErrorCode::BadCredentials);
+    assert_eq!(wrong, unknown);
+    assert!(!server.log().contains(&password));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_used_once_is_refused_the_second_time() {
+    let dir = DataDir::init();
+    let (password, secret) = dir.add_user("chebet", true);
+    let secret = secret.unwrap();
+    let server = Server::start(&dir);
+    let mut api = server.client();
+
+    let first = match api.login("chebet", &password).await.unwrap() {
+        LoginResponse::TotpRequired { challenge } => challenge,
+        other => panic!("{other:?}"),
+    };
+    let code = oathtool(&secret);
+    let _: SessionInfo = api.post(routes::TOTP, &TotpRequest { challenge: first, code: code.clone() }).await.unwrap();
+
+    let second = match api.login("chebet", &password).await.unwrap() {
+        LoginResponse::TotpRequired { challenge } => challenge,
+        other => panic!("{other:?}"),
+    };
+    let replay: Answer<SessionInfo> = api.post(routes::TOTP, &TotpRequest { challenge: second, code }).await;
+    let (status, err) = replay.unwrap_err();
+    assert_eq!((status, err.code), (401, ErrorCode::BadCode));
+    api.token = None;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_code_is_refused_and_a_used_challenge_cannot_start_a_second_session() {
+    let dir = DataDir::init();
+    let (password, secret) = dir.add_user("dedan", true);
+    let secret = secret.unwrap();
+    let server = Server::start(&dir);
+    let api = server.client();
+    let challenge = match api.login("dedan", &password).await.unwrap() {
+        LoginResponse::TotpRequired { challenge } => challenge,
+        other => panic!("{other:?}"),
+    };
+    let good = oathtool(&secret);
+    let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused: Answer<SessionInfo> =
+        api.post(routes::TOTP, &TotpRequest { challenge: challenge.clone(), code: wrong }).await;
+    assert_eq!(refused.unwrap_err().1.code, ErrorCode::BadCode);
+
+    let _: SessionInfo =
+        api.post(routes::TOTP, &TotpRequest { challenge: challenge.clone(), code: good.clone() }).await.unwrap();
+    let again: Answer<SessionInfo> = api.post(routes::TOTP, &TotpRequest { challenge, code: good }).await;
+    assert_eq!(again.unwrap_err().1.code, ErrorCode::ChallengeExpired);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_session_expires_and_logout_ends_a_session() {
+    let dir = DataDir::init();
+    let server = Server::start_with_env(&dir, &[("BENCH_SESSION_IDLE_SECS", "2")]);
+    let mut idle = signed_in(&dir, &server, "esther").await;
+    let mut active = signed_in(&dir, &server, "faith").await;
+
+    // Idle for well over two seconds: the session is gone.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let expired: Answer<Practitioner> = idle.get(routes::ME).await;
+    assert_eq!(expired.unwrap_err().1.code, ErrorCode::SessionExpired);
+    idle.token = None;
+
+    // A fresh sign-in works, and logout ends it at once.
+    active.token = None;
+    let mut fresh = signed_in(&dir, &server, "gitau").await;
+    let _: Practitioner = fresh.get(routes::ME).await.unwrap();
+    let res = fresh.http.post(server.url(routes::LOGOUT)).bearer_auth(fresh.token.clone().unwrap()).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    let after: Answer<Practitioner> = fresh.get(routes::ME).await;
+    assert_eq!(after.unwrap_err().1.code, ErrorCode::SessionExpired);
+    fresh.token = None;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_session_still_ends_at_its_absolute_limit() {
+    let dir = DataDir::init();
+    let server = Server::start_with_env(&dir, &[("BENCH_SESSION_MAX_SECS", "4")]);
+    let api = signed_in(&dir, &server, "halima").await;
+    let started = Instant::now();
+    loop {
+        let answer: Answer<Practitioner> = api.get(routes::ME).await;
+        match answer {
+            Ok(_) => assert!(started.elapsed() < Duration::from_secs(60), "session never ended"),
+            Err((_, e)) => {
+                assert_eq!(e.code, ErrorCode::SessionExpired);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[test]
+fn session_limits_cannot_be_lengthened_by_the_environment() {
+    let dir = DataDir::init();
+    let out = bench(&["serve", "--data-dir", dir.arg(), "--listen", "127.0.0.1:0"])
+        .env("BENCH_SESSION_IDLE_SECS", "99999")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("may only shorten"), "{err}");
+}
