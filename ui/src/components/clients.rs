@@ -1,0 +1,175 @@
+//! "My clients": search, the list, and the add-client form.
+
+use bench_protocol::desktop::{commands, NewClient, RecordSync};
+use bench_protocol::ClientRecord;
+use serde::Serialize;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::effects::{self, Store};
+use crate::hooks::use_autofocus;
+use crate::ipc;
+use crate::state::{Action, Clinical, ClientsAction};
+
+/// The client list.
+#[function_component]
+pub fn ClientsPage() -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let dispatch = store.dispatcher();
+    let search = use_autofocus();
+
+    // Load the list when the page appears.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| effects::load_clients(&dispatch, String::new()));
+    }
+
+    let Some(Clinical::Clients(screen)) = store.clinical.as_ref() else {
+        return html! {};
+    };
+
+    let oninput = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |event: InputEvent| {
+            let query = event.target_unchecked_into::<HtmlInputElement>().value();
+            dispatch.dispatch(Action::Clients(ClientsAction::Query(query.clone())));
+            effects::load_clients(&dispatch, query);
+        })
+    };
+    let show_form = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(Action::Clients(ClientsAction::ShowAddForm(true)))
+        })
+    };
+
+    let rows = screen.items.iter().map(|item| {
+        let id = item.client.id;
+        let onclick = {
+            let dispatch = dispatch.clone();
+            Callback::from(move |_: MouseEvent| effects::open_client(&dispatch, id))
+        };
+        let notes = match item.note_count {
+            1 => "1 note".to_owned(),
+            n => format!("{n} notes"),
+        };
+        html! {
+            <li key={id.to_string()}>
+                <button type="button" class="client-row" data-client-id={id.to_string()} {onclick}>
+                    <span class="client-name">{ item.client.full_name.clone() }</span>
+                    <span class="client-meta">{ notes }</span>
+                    <span class={classes!("record-sync", sync_class(item.sync))}>
+                        { sync_word(item.sync) }
+                    </span>
+                </button>
+            </li>
+        }
+    });
+
+    html! {
+        <main class="page clients">
+            <div class="toolbar">
+                <label for="client-search" class="visually-hidden">{ "Search clients" }</label>
+                <input id="client-search" type="search" placeholder="Search clients by name"
+                    value={screen.query.clone()} {oninput} ref={search} />
+                <button id="add-client" type="button" onclick={show_form}>{ "Add client" }</button>
+            </div>
+            if screen.adding {
+                <AddClientForm />
+            }
+            if screen.items.is_empty() {
+                <p class="empty">{ "No clients yet." }</p>
+            }
+            <ul class="client-list">{ for rows }</ul>
+        </main>
+    }
+}
+
+#[derive(Serialize)]
+struct AddClientArgs {
+    client: NewClient,
+}
+
+/// The add-client form.
+#[function_component]
+fn AddClientForm() -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let name = use_autofocus();
+    let dob = use_node_ref();
+    let contact = use_node_ref();
+
+    let onsubmit = {
+        let dispatch = store.dispatcher();
+        let (name, dob, contact) = (name.clone(), dob.clone(), contact.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let client = NewClient {
+                full_name: field_value(&name).unwrap_or_default(),
+                date_of_birth: field_value(&dob),
+                contact: field_value(&contact),
+            };
+            effects::run(
+                &dispatch,
+                async move {
+                    ipc::invoke::<_, ClientRecord>(commands::ADD_CLIENT, &AddClientArgs { client })
+                        .await
+                },
+                |_, dispatch| {
+                    dispatch.dispatch(Action::Clients(ClientsAction::ShowAddForm(false)));
+                    dispatch.dispatch(Action::Clients(ClientsAction::Query(String::new())));
+                    effects::load_clients(dispatch, String::new());
+                },
+            );
+        })
+    };
+    let cancel = {
+        let dispatch = store.dispatcher();
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(Action::Clients(ClientsAction::ShowAddForm(false)))
+        })
+    };
+
+    html! {
+        <form class="card add-client" {onsubmit}>
+            <h2>{ "New client" }</h2>
+            <label for="new-client-name">{ "Full name" }</label>
+            <input id="new-client-name" type="text" required=true autocomplete="off" ref={name} />
+            <label for="new-client-dob">{ "Date of birth (optional)" }</label>
+            <input id="new-client-dob" type="date" ref={dob} />
+            <label for="new-client-contact">{ "Phone or e-mail (optional)" }</label>
+            <input id="new-client-contact" type="text" autocomplete="off" ref={contact} />
+            <div class="form-actions">
+                <button id="save-client" type="submit" class="primary" disabled={store.busy}>
+                    { "Save client" }
+                </button>
+                <button type="button" onclick={cancel}>{ "Cancel" }</button>
+            </div>
+        </form>
+    }
+}
+
+/// A trimmed field value, or `None` when empty.
+fn field_value(node: &NodeRef) -> Option<String> {
+    let value = node.cast::<HtmlInputElement>()?.value();
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// How a record's sync state reads next to it.
+pub fn sync_word(sync: RecordSync) -> &'static str {
+    match sync {
+        RecordSync::Synced => "synced",
+        RecordSync::Waiting => "waiting",
+        RecordSync::Conflict => "conflict",
+        RecordSync::Rejected => "rejected",
+    }
+}
+
+/// The CSS class for a record's sync state.
+pub fn sync_class(sync: RecordSync) -> &'static str {
+    match sync {
+        RecordSync::Synced => "is-synced",
+        RecordSync::Waiting => "is-waiting",
+        RecordSync::Conflict | RecordSync::Rejected => "is-trouble",
+    }
+}

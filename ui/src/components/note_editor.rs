@@ -1,0 +1,129 @@
+//! The note editor: date and text of a new note or a draft; save or sign.
+
+use bench_protocol::desktop::{commands, DraftInput, NoteView};
+use serde::Serialize;
+use uuid::Uuid;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::effects::{self, Store};
+use crate::ipc;
+use crate::state::{Action, ClientAction, Clinical};
+
+/// Properties of [`NoteEditor`].
+#[derive(Properties, PartialEq)]
+pub struct NoteEditorProps {
+    /// The client the note is about.
+    pub client_id: Uuid,
+}
+
+#[derive(Serialize)]
+struct SaveDraftArgs {
+    draft: DraftInput,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignNoteArgs {
+    note_id: Uuid,
+}
+
+/// What the buttons do after saving.
+#[derive(Clone, Copy, PartialEq)]
+enum Then {
+    KeepEditing,
+    Sign,
+}
+
+/// The editor.
+#[function_component]
+pub fn NoteEditor(props: &NoteEditorProps) -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let dispatch = store.dispatcher();
+    let Some(Clinical::Client(screen)) = store.clinical.as_ref() else {
+        return html! {};
+    };
+    let editor = &screen.editor;
+
+    let draft = DraftInput {
+        note_id: editor.note_id,
+        client_id: props.client_id,
+        session_date: editor.session_date.clone(),
+        body: editor.body.clone(),
+    };
+    let save = |then: Then| {
+        let dispatch = dispatch.clone();
+        let draft = draft.clone();
+        move || {
+            let client_id = draft.client_id;
+            let args = SaveDraftArgs { draft: draft.clone() };
+            effects::run(
+                &dispatch,
+                async move {
+                    let saved: NoteView = ipc::invoke(commands::SAVE_DRAFT, &args).await?;
+                    if then == Then::Sign {
+                        let args = SignNoteArgs { note_id: saved.note.id };
+                        ipc::invoke::<_, NoteView>(commands::SIGN_NOTE, &args).await?;
+                    }
+                    let view = effects::fetch_client(client_id).await?;
+                    Ok((saved, view))
+                },
+                move |(saved, view), dispatch| {
+                    dispatch.dispatch(Action::Client(ClientAction::Opened(view)));
+                    let next = match then {
+                        Then::KeepEditing => ClientAction::Saved(saved),
+                        Then::Sign => ClientAction::Signed,
+                    };
+                    dispatch.dispatch(Action::Client(next));
+                },
+            );
+        }
+    };
+
+    let onsubmit = {
+        let save = save(Then::KeepEditing);
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            save();
+        })
+    };
+    let sign = {
+        let save = save(Then::Sign);
+        Callback::from(move |_: MouseEvent| save())
+    };
+    let on_date = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |event: Event| {
+            let value = event.target_unchecked_into::<HtmlInputElement>().value();
+            dispatch.dispatch(Action::Client(ClientAction::EditorDate(value)));
+        })
+    };
+    let on_body = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |event: InputEvent| {
+            let value = event.target_unchecked_into::<HtmlTextAreaElement>().value();
+            dispatch.dispatch(Action::Client(ClientAction::EditorBody(value)));
+        })
+    };
+
+    let heading = if editor.note_id.is_some() { "Edit draft" } else { "New session note" };
+
+    html! {
+        <form class="card note-editor" {onsubmit}>
+            <h2>{ heading }</h2>
+            <label for="note-date">{ "Session date" }</label>
+            <input id="note-date" type="date" required=true value={editor.session_date.clone()}
+                onchange={on_date} />
+            <label for="note-body">{ "Note" }</label>
+            <textarea id="note-body" rows="10" value={editor.body.clone()} oninput={on_body} />
+            <div class="form-actions">
+                <button id="save-draft" type="submit" disabled={store.busy}>{ "Save draft" }</button>
+                <button id="sign-note" type="button" class="primary" disabled={store.busy}
+                    onclick={sign}>
+                    { "Sign note" }
+                </button>
+            </div>
+            <p class="hint">{ "A signed note can no longer be changed." }</p>
+        </form>
+    }
+}
