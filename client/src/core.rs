@@ -1,104 +1,881 @@
 //! The facade the desktop shell calls. Every shell command maps to one
 //! method here.
 //!
-//! SKELETON: signatures are the contract with the shell; bodies to be
-//! written.
+//! The core is a state machine:
+//!
+//! ```text
+//!   SignedOut ──sign_in (server up)──► AwaitingCode / AwaitingEnrolment ──submit_code──► Unlocked
+//!   SignedOut ──sign_in (server down, vault on this device)───────────────────────────► Unlocked (offline)
+//!   Unlocked ──lock / idle timeout──► Locked ──unlock(password)──► Unlocked
+//!   any ──sign_out──► SignedOut
+//! ```
+//!
+//! The keys and the open vault exist only in `Unlocked`; every record
+//! method fails with [`CoreError::Locked`] elsewhere. State sits behind one
+//! `std::sync::Mutex` that is never held across an `.await`: network calls
+//! run with the lock released, and their results are applied only if the
+//! same unlocked session is still in place (checked by a generation
+//! counter).
 
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bench_protocol::api::{LoginRequest, LoginResponse, Practitioner, TotpRequest, MAX_NOTE_BYTES};
 use bench_protocol::desktop::{
     AppState, ClientListItem, ClientView, DraftInput, NewClient, NoteView, SyncStatus,
 };
-use bench_protocol::ClientRecord;
+use bench_protocol::{ClientRecord, NoteStatus, SessionNote};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
+use crate::idle::{Clock, IdleTimer, SystemClock};
+use crate::keys::{self, KdfParams, OsKeyring, SecretStore};
+use crate::sync::{ApiClient, Tls13Only};
+use crate::vault::Vault;
 use crate::{Config, CoreError};
+
+/// Longest client name accepted, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// Longest contact field accepted, in characters.
+const MAX_CONTACT_CHARS: usize = 500;
 
 /// The client core. Cheap to share: wrap in an `Arc`; all methods take
 /// `&self`.
 pub struct Core {
-    _config: Config,
+    config: Config,
+    store: Arc<dyn SecretStore>,
+    kdf: KdfParams,
+    clock: Arc<dyn Clock>,
+    /// `Err` holds why the API client could not be built (say, an unreadable
+    /// CA file); reported when the server is needed, so the vault still
+    /// opens offline.
+    api: Result<ApiClient, String>,
+    device_id: Uuid,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    phase: Phase,
+    contact: Contact,
+    pending: u32,
+    conflicts: u32,
+    /// Bumped whenever the vault is opened or closed.
+    generation: u64,
+    syncing: bool,
+}
+
+enum Phase {
+    SignedOut,
+    AwaitingCode {
+        username: String,
+        password: Zeroizing<String>,
+        challenge: Zeroizing<String>,
+        /// `Some` when the account must enrol an authenticator first.
+        otpauth_uri: Option<Zeroizing<String>>,
+    },
+    Locked {
+        session: Session,
+    },
+    Unlocked {
+        session: Session,
+        vault: Box<Vault>,
+        idle: IdleTimer,
+    },
+}
+
+struct Session {
+    username: String,
+    practitioner: Practitioner,
+    /// `None` after an offline sign-in or once the server ended the session.
+    token: Option<Zeroizing<String>>,
+}
+
+/// How the last contact with the server went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Contact {
+    Unknown,
+    Ok,
+    Offline,
+    SignInRequired,
 }
 
 impl Core {
     /// Opens the core with its configuration. Touches no keys.
     pub fn new(config: Config) -> Result<Self, CoreError> {
-        Ok(Core { _config: config })
+        Core::with_parts(
+            config,
+            Arc::new(OsKeyring),
+            KdfParams::PRODUCTION,
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// [`Core::new`] with the keyring, key-derivation cost and clock chosen
+    /// by the caller. The product uses [`Core::new`]; tests use this to run
+    /// without a desktop keyring, with cheap Argon2 and a clock they move.
+    pub fn with_parts(
+        config: Config,
+        store: Arc<dyn SecretStore>,
+        kdf: KdfParams,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, CoreError> {
+        let device_id = crate::config::device_id(&config.data_dir)?;
+        let api = Tls13Only::from_ca_file(config.ca_cert_path.as_deref())
+            .and_then(|tls| ApiClient::new(&config.server_url, tls))
+            .map_err(|e| e.to_string());
+        if let Err(reason) = &api {
+            tracing::warn!(%reason, "clinic server connection not configured");
+        }
+        Ok(Core {
+            config,
+            store,
+            kdf,
+            clock,
+            api,
+            device_id,
+            inner: Mutex::new(Inner {
+                phase: Phase::SignedOut,
+                contact: Contact::Unknown,
+                pending: 0,
+                conflicts: 0,
+                generation: 0,
+                syncing: false,
+            }),
+        })
     }
 
     /// Which screen to show.
     pub fn state(&self) -> AppState {
-        todo!()
+        let inner = self.inner();
+        self.app_state(&inner)
     }
 
     /// First step of sign-in. Online: checks the password with the server
     /// and asks for a code. Offline with a vault on this device: unlocks it
     /// with the password and device secret.
-    pub async fn sign_in(&self, _username: &str, _password: &str) -> Result<AppState, CoreError> {
-        todo!()
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<AppState, CoreError> {
+        let username = username.trim().to_string();
+        if username.is_empty() || password.is_empty() {
+            return Err(CoreError::BadCredentials(
+                "Enter your username and password.".into(),
+            ));
+        }
+        let request = LoginRequest {
+            username: username.clone(),
+            password: password.to_string(),
+            device_id: self.device_id,
+            device_name: self.config.device_name.clone(),
+        };
+        let answer = self.api()?.login(&request).await;
+        drop(Zeroizing::new(request.password));
+
+        match answer {
+            Ok(response) => {
+                let mut inner = self.inner();
+                let (challenge, otpauth_uri) = match response {
+                    LoginResponse::TotpRequired { challenge } => (challenge, None),
+                    LoginResponse::EnrolmentRequired {
+                        challenge,
+                        otpauth_uri,
+                    } => (challenge, Some(Zeroizing::new(otpauth_uri))),
+                };
+                self.close_vault(&mut inner);
+                inner.phase = Phase::AwaitingCode {
+                    username,
+                    password: Zeroizing::new(password.to_string()),
+                    challenge: Zeroizing::new(challenge),
+                    otpauth_uri,
+                };
+                inner.contact = Contact::Ok;
+                tracing::info!("password accepted; waiting for a code");
+                Ok(self.app_state(&inner))
+            }
+            Err(CoreError::Offline(_)) => self.sign_in_offline(username, password).await,
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The server is unreachable: the vault on this device, opened with the
+    /// password and this device's keyring secret, is the sign-in.
+    async fn sign_in_offline(
+        &self,
+        username: String,
+        password: &str,
+    ) -> Result<AppState, CoreError> {
+        let vault_path = self.config.vault_path(&username);
+        if !keys::header_path(&vault_path).exists() {
+            return Err(CoreError::Offline(
+                "The clinic server cannot be reached, and this account has never signed in on \
+                 this device. The first sign-in on a new device needs the server: connect to \
+                 the clinic network and try again."
+                    .into(),
+            ));
+        }
+        let vault = self.open_vault_blocking(&username, password, false).await?;
+        let practitioner = stored_practitioner(&vault, &username)?;
+
+        let mut inner = self.inner();
+        self.close_vault(&mut inner);
+        let session = Session {
+            username,
+            practitioner,
+            token: None,
+        };
+        self.install_vault(&mut inner, session, vault);
+        inner.contact = Contact::Offline;
+        tracing::info!("signed in offline with the vault on this device");
+        Ok(self.app_state(&inner))
     }
 
     /// Second step of sign-in or enrolment: a TOTP code.
-    pub async fn submit_code(&self, _code: &str) -> Result<AppState, CoreError> {
-        todo!()
+    pub async fn submit_code(&self, code: &str) -> Result<AppState, CoreError> {
+        let (username, password, request, enrol) = {
+            let inner = self.inner();
+            let Phase::AwaitingCode {
+                username,
+                password,
+                challenge,
+                otpauth_uri,
+            } = &inner.phase
+            else {
+                return Err(CoreError::Other(
+                    "No sign-in is waiting for a code. Start again with your username and password."
+                        .into(),
+                ));
+            };
+            let request = TotpRequest {
+                challenge: challenge.to_string(),
+                code: code.trim().to_string(),
+            };
+            (
+                username.clone(),
+                password.clone(),
+                request,
+                otpauth_uri.is_some(),
+            )
+        };
+
+        let session_info = self.api()?.submit_code(&request, enrol).await?;
+        let token = Zeroizing::new(session_info.token.clone());
+        drop(Zeroizing::new(session_info.token));
+
+        let vault_exists = keys::header_path(&self.config.vault_path(&username)).exists();
+        let vault = self
+            .open_vault_blocking(&username, &password, !vault_exists)
+            .await?;
+        let practitioner_json =
+            serde_json::to_string(&session_info.practitioner).expect("practitioner serialises");
+        vault.set_meta("practitioner", &practitioner_json)?;
+
+        let mut inner = self.inner();
+        self.close_vault(&mut inner);
+        let session = Session {
+            username,
+            practitioner: session_info.practitioner,
+            token: Some(token),
+        };
+        self.install_vault(&mut inner, session, vault);
+        inner.contact = Contact::Ok;
+        tracing::info!(created = !vault_exists, "signed in; vault unlocked");
+        Ok(self.app_state(&inner))
     }
 
     /// Unlocks after an idle lock. Works offline.
-    pub fn unlock(&self, _password: &str) -> Result<AppState, CoreError> {
-        todo!()
+    pub fn unlock(&self, password: &str) -> Result<AppState, CoreError> {
+        let username = {
+            let inner = self.inner();
+            match &inner.phase {
+                Phase::Locked { session } => session.username.clone(),
+                Phase::Unlocked { .. } => return Ok(self.app_state(&inner)),
+                _ => {
+                    return Err(CoreError::Other(
+                        "Nobody is signed in on this window. Sign in with your username and \
+                         password."
+                            .into(),
+                    ))
+                }
+            }
+        };
+
+        // Argon2 runs without the state lock held.
+        let vault = open_vault(
+            &self.config.vault_path(&username),
+            &*self.store,
+            &self.account(&username),
+            password,
+            None,
+        )?;
+
+        let mut inner = self.inner();
+        match std::mem::replace(&mut inner.phase, Phase::SignedOut) {
+            Phase::Locked { session } if session.username == username => {
+                self.install_vault(&mut inner, session, vault);
+                tracing::info!("vault unlocked");
+            }
+            other => inner.phase = other,
+        }
+        Ok(self.app_state(&inner))
     }
 
     /// Locks now: drops and zeroizes the keys.
     pub fn lock(&self) -> AppState {
-        todo!()
+        let mut inner = self.inner();
+        self.lock_inner(&mut inner);
+        self.app_state(&inner)
     }
 
     /// Ends the session on this device (keys dropped, vault kept).
     pub async fn sign_out(&self) -> AppState {
-        todo!()
+        let token = {
+            let mut inner = self.inner();
+            let token = match std::mem::replace(&mut inner.phase, Phase::SignedOut) {
+                Phase::Locked { session } | Phase::Unlocked { session, .. } => session.token,
+                _ => None,
+            };
+            inner.generation += 1;
+            inner.contact = Contact::Unknown;
+            token
+        };
+        tracing::info!("signed out");
+        if let (Some(token), Ok(api)) = (token, &self.api) {
+            // Best effort: the server's own timeout ends the session anyway.
+            if let Err(err) = api.logout(&token).await {
+                tracing::info!(error = %err, "server logout failed; the session will time out");
+            }
+        }
+        self.state()
     }
 
     /// Keyboard or pointer input happened.
     pub fn record_activity(&self) {
-        todo!()
+        let mut inner = self.inner();
+        let now = self.clock.now();
+        // Input after a long sleep must not reset the timer before the
+        // expiry is noticed: check first.
+        let expired = match &mut inner.phase {
+            Phase::Unlocked { idle, .. } if idle.should_lock(now) => true,
+            Phase::Unlocked { idle, .. } => {
+                idle.record_activity(now);
+                false
+            }
+            _ => false,
+        };
+        if expired {
+            self.lock_inner(&mut inner);
+        }
     }
 
     /// Locks if the idle timeout has passed; returns the state either way.
     /// The shell calls this on a timer.
     pub fn check_idle(&self) -> AppState {
-        todo!()
+        let mut inner = self.inner();
+        self.lock_if_idle(&mut inner);
+        self.app_state(&inner)
     }
 
     /// My clients whose name contains `query` (case-insensitive).
-    pub fn list_clients(&self, _query: &str) -> Result<Vec<ClientListItem>, CoreError> {
-        todo!()
+    pub fn list_clients(&self, query: &str) -> Result<Vec<ClientListItem>, CoreError> {
+        let query = query.trim().to_lowercase();
+        self.with_vault(|vault| {
+            let counts = vault.note_counts()?;
+            let mut items: Vec<ClientListItem> = vault
+                .clients()?
+                .into_iter()
+                .filter(|c| query.is_empty() || c.client.full_name.to_lowercase().contains(&query))
+                .map(|c| ClientListItem {
+                    note_count: counts.get(&c.client.id).copied().unwrap_or(0),
+                    client: c.client,
+                    sync: c.sync,
+                })
+                .collect();
+            items.sort_by_key(|i| i.client.full_name.to_lowercase());
+            Ok(items)
+        })
     }
 
     /// Adds a client; syncs later.
-    pub fn add_client(&self, _client: NewClient) -> Result<ClientRecord, CoreError> {
-        todo!()
+    pub fn add_client(&self, client: NewClient) -> Result<ClientRecord, CoreError> {
+        let full_name = client.full_name.trim().to_string();
+        if full_name.is_empty() {
+            return Err(CoreError::Invalid("Enter the client's name.".into()));
+        }
+        if full_name.chars().count() > MAX_NAME_CHARS {
+            return Err(CoreError::Invalid(format!(
+                "The client's name is too long; use at most {MAX_NAME_CHARS} characters."
+            )));
+        }
+        let date_of_birth = non_empty(client.date_of_birth);
+        if let Some(dob) = &date_of_birth {
+            check_date(dob, "date of birth")?;
+        }
+        let contact = non_empty(client.contact);
+        if contact
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_CONTACT_CHARS)
+        {
+            return Err(CoreError::Invalid(format!(
+                "The contact details are too long; use at most {MAX_CONTACT_CHARS} characters."
+            )));
+        }
+        let record = ClientRecord {
+            id: Uuid::new_v4(),
+            full_name,
+            date_of_birth,
+            contact,
+            created_at: self.now_rfc3339(),
+        };
+        self.with_vault(|vault| vault.insert_client(&record))?;
+        Ok(record)
     }
 
     /// A client with their notes.
-    pub fn open_client(&self, _client_id: Uuid) -> Result<ClientView, CoreError> {
-        todo!()
+    pub fn open_client(&self, client_id: Uuid) -> Result<ClientView, CoreError> {
+        self.with_vault(|vault| {
+            let client = vault.client(client_id)?.ok_or_else(client_not_found)?;
+            let notes = vault.notes_of(client_id)?;
+            tracing::debug!(%client_id, "client opened");
+            Ok(ClientView {
+                client: client.client,
+                notes,
+            })
+        })
     }
 
     /// Saves a draft note (new or existing).
-    pub fn save_draft(&self, _draft: DraftInput) -> Result<NoteView, CoreError> {
-        todo!()
+    pub fn save_draft(&self, draft: DraftInput) -> Result<NoteView, CoreError> {
+        check_date(&draft.session_date, "session date")?;
+        if draft.body.len() > MAX_NOTE_BYTES {
+            return Err(CoreError::Invalid(format!(
+                "This note is too long to save ({} MB); the limit is {} MB. Split it into \
+                 two notes.",
+                draft.body.len().div_ceil(1024 * 1024),
+                MAX_NOTE_BYTES / (1024 * 1024)
+            )));
+        }
+        let now = self.now_rfc3339();
+        self.with_vault(|vault| {
+            vault
+                .client(draft.client_id)?
+                .ok_or_else(client_not_found)?;
+            let note = match draft.note_id {
+                Some(id) => {
+                    let mut note = vault.note(id)?.ok_or_else(note_not_found)?.note;
+                    if note.status == NoteStatus::Signed {
+                        return Err(signed_read_only());
+                    }
+                    if note.client_id != draft.client_id {
+                        return Err(CoreError::Invalid(
+                            "This note belongs to another client; it cannot be moved.".into(),
+                        ));
+                    }
+                    note.session_date = draft.session_date;
+                    note.body = draft.body;
+                    note.updated_at = now;
+                    note
+                }
+                None => SessionNote {
+                    id: Uuid::new_v4(),
+                    client_id: draft.client_id,
+                    session_date: draft.session_date,
+                    body: draft.body,
+                    status: NoteStatus::Draft,
+                    created_at: now.clone(),
+                    updated_at: now,
+                    signed_at: None,
+                },
+            };
+            vault.save_note(&note)?;
+            vault.note_view(note.id)?.ok_or_else(note_not_found)
+        })
     }
 
     /// Signs a draft: read-only from now on.
-    pub fn sign_note(&self, _note_id: Uuid) -> Result<NoteView, CoreError> {
-        todo!()
+    pub fn sign_note(&self, note_id: Uuid) -> Result<NoteView, CoreError> {
+        let now = self.now_rfc3339();
+        self.with_vault(|vault| {
+            let mut note = vault.note(note_id)?.ok_or_else(note_not_found)?.note;
+            if note.status == NoteStatus::Signed {
+                return Err(CoreError::Invalid("This note is already signed.".into()));
+            }
+            if note.body.trim().is_empty() {
+                return Err(CoreError::Invalid("An empty note cannot be signed.".into()));
+            }
+            note.status = NoteStatus::Signed;
+            note.signed_at = Some(now.clone());
+            note.updated_at = now;
+            vault.save_note(&note)?;
+            tracing::info!(%note_id, "note signed");
+            vault.note_view(note_id)?.ok_or_else(note_not_found)
+        })
     }
 
     /// Pushes the outbox and pulls changes now.
     pub async fn sync_now(&self) -> Result<SyncStatus, CoreError> {
-        todo!()
+        let api = self.api()?.clone();
+
+        // Step 1: gather, under the lock.
+        let (token, changes, cursor, generation) = {
+            let mut inner = self.inner();
+            self.lock_if_idle(&mut inner);
+            if inner.syncing {
+                return Ok(self.status_of(&inner));
+            }
+            let generation = inner.generation;
+            let Phase::Unlocked { session, vault, .. } = &mut inner.phase else {
+                return Err(CoreError::Locked);
+            };
+            let token = session.token.clone();
+            let gathered = match &token {
+                Some(_) => Some((vault.take_changes(usize::MAX >> 1)?, vault.pull_cursor()?)),
+                None => None,
+            };
+            inner.syncing = true;
+            match gathered {
+                Some((changes, cursor)) => (token, changes, cursor, generation),
+                None => (None, Vec::new(), 0, generation),
+            }
+        };
+        let _syncing = SyncingFlag(self);
+
+        let Some(token) = token else {
+            // Signed in offline: tell "still offline" from "sign in again".
+            let contact = match api.health().await {
+                Ok(()) => Contact::SignInRequired,
+                Err(_) => Contact::Offline,
+            };
+            let mut inner = self.inner();
+            inner.contact = contact;
+            return Ok(self.status_of(&inner));
+        };
+
+        // Step 2: push, lock released.
+        let pushed = changes.len();
+        let (results, push_error) = api.push(&token, changes).await;
+        self.apply_to_vault(generation, |vault| {
+            for result in &results {
+                vault.apply_outcome(result.change_id, &result.outcome)?;
+            }
+            Ok(())
+        })?;
+        tracing::info!(pushed, answered = results.len(), "push finished");
+        if let Some(err) = push_error {
+            return self.sync_failed(err);
+        }
+
+        // Step 3: pull page by page; each page is applied before the next is
+        // asked for, so the cursor on disk never runs ahead of the data.
+        let mut cursor = cursor;
+        loop {
+            let page = match api.pull_page(&token, cursor).await {
+                Ok(page) => page,
+                Err(err) => return self.sync_failed(err),
+            };
+            let next = page.next_cursor.max(cursor);
+            let advanced = next > cursor;
+            self.apply_to_vault(generation, |vault| {
+                for change in &page.changes {
+                    vault.apply_pulled(change)?;
+                }
+                vault.set_pull_cursor(next)
+            })?;
+            tracing::info!(
+                pulled = page.changes.len(),
+                cursor = next,
+                "pull page applied"
+            );
+            cursor = next;
+            if !page.more || !advanced {
+                break;
+            }
+        }
+
+        let mut inner = self.inner();
+        inner.contact = Contact::Ok;
+        Ok(self.status_of(&inner))
     }
 
     /// The sync state, without contacting the server.
     pub fn sync_status(&self) -> SyncStatus {
-        todo!()
+        let mut inner = self.inner();
+        self.refresh_counts(&mut inner);
+        self.status_of(&inner)
+    }
+
+    // ---- internals ---------------------------------------------------------
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves state that is still
+        // memory-safe; carrying on beats wedging the app.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn api(&self) -> Result<&ApiClient, CoreError> {
+        self.api
+            .as_ref()
+            .map_err(|reason| CoreError::Other(reason.clone()))
+    }
+
+    fn account(&self, username: &str) -> String {
+        keys::device_secret_account(&self.config.server_folder(), &username.to_lowercase())
+    }
+
+    fn now_rfc3339(&self) -> String {
+        OffsetDateTime::from(self.clock.now())
+            .format(&Rfc3339)
+            .expect("a wall-clock time always formats as RFC 3339")
+    }
+
+    /// Runs Argon2 and opens SQLCipher off the async runtime's threads.
+    async fn open_vault_blocking(
+        &self,
+        username: &str,
+        password: &str,
+        create: bool,
+    ) -> Result<Vault, CoreError> {
+        let vault_path = self.config.vault_path(username);
+        let account = self.account(username);
+        let store = self.store.clone();
+        let password = Zeroizing::new(password.to_string());
+        let kdf = create.then_some(self.kdf);
+        tokio::task::spawn_blocking(move || {
+            open_vault(&vault_path, &*store, &account, &password, kdf)
+        })
+        .await
+        .map_err(|_| CoreError::Other("Opening the vault was interrupted; try again.".into()))?
+    }
+
+    fn install_vault(&self, inner: &mut Inner, session: Session, vault: Vault) {
+        let idle = IdleTimer::new(self.config.idle_timeout, self.clock.now());
+        inner.generation += 1;
+        inner.phase = Phase::Unlocked {
+            session,
+            vault: Box::new(vault),
+            idle,
+        };
+        self.refresh_counts(inner);
+    }
+
+    /// Drops any open vault (and with it the keys) without changing who is
+    /// signed in.
+    fn close_vault(&self, inner: &mut Inner) {
+        if matches!(inner.phase, Phase::Unlocked { .. }) {
+            self.lock_inner(inner);
+        }
+    }
+
+    fn lock_inner(&self, inner: &mut Inner) {
+        self.refresh_counts(inner);
+        if let Phase::Unlocked { session, .. } =
+            std::mem::replace(&mut inner.phase, Phase::SignedOut)
+        {
+            inner.phase = Phase::Locked { session };
+            inner.generation += 1;
+            tracing::info!("vault locked; keys dropped");
+        }
+    }
+
+    fn lock_if_idle(&self, inner: &mut Inner) {
+        let now = self.clock.now();
+        if let Phase::Unlocked { idle, .. } = &inner.phase {
+            if idle.should_lock(now) {
+                tracing::info!("idle timeout reached");
+                self.lock_inner(inner);
+            }
+        }
+    }
+
+    /// Runs `f` on the unlocked vault, locking first if the idle timeout
+    /// has passed. A call counts as activity.
+    fn with_vault<T>(
+        &self,
+        f: impl FnOnce(&mut Vault) -> Result<T, CoreError>,
+    ) -> Result<T, CoreError> {
+        let mut inner = self.inner();
+        self.lock_if_idle(&mut inner);
+        let now = self.clock.now();
+        let Phase::Unlocked { vault, idle, .. } = &mut inner.phase else {
+            return Err(CoreError::Locked);
+        };
+        idle.record_activity(now);
+        let result = f(vault);
+        self.refresh_counts(&mut inner);
+        result
+    }
+
+    /// Like [`Core::with_vault`], but only into the session a sync started
+    /// in; a lock in between discards the results (the server answers the
+    /// same change ids again next time).
+    fn apply_to_vault(
+        &self,
+        generation: u64,
+        f: impl FnOnce(&mut Vault) -> Result<(), CoreError>,
+    ) -> Result<(), CoreError> {
+        let mut inner = self.inner();
+        if inner.generation != generation {
+            return Err(CoreError::Locked);
+        }
+        let Phase::Unlocked { vault, .. } = &mut inner.phase else {
+            return Err(CoreError::Locked);
+        };
+        let result = f(vault);
+        self.refresh_counts(&mut inner);
+        result
+    }
+
+    fn sync_failed(&self, err: CoreError) -> Result<SyncStatus, CoreError> {
+        let mut inner = self.inner();
+        match err {
+            CoreError::Offline(_) => inner.contact = Contact::Offline,
+            CoreError::SessionExpired => {
+                inner.contact = Contact::SignInRequired;
+                if let Phase::Unlocked { session, .. } | Phase::Locked { session } =
+                    &mut inner.phase
+                {
+                    session.token = None;
+                }
+            }
+            other => return Err(other),
+        }
+        Ok(self.status_of(&inner))
+    }
+
+    fn refresh_counts(&self, inner: &mut Inner) {
+        if let Phase::Unlocked { vault, .. } = &inner.phase {
+            match vault.counts() {
+                Ok((pending, conflicts)) => {
+                    inner.pending = pending;
+                    inner.conflicts = conflicts;
+                }
+                Err(err) => tracing::warn!(error = %err, "could not count the outbox"),
+            }
+        }
+    }
+
+    fn status_of(&self, inner: &Inner) -> SyncStatus {
+        let pending = inner.pending;
+        if inner.conflicts > 0 {
+            return SyncStatus::Conflict {
+                conflicts: inner.conflicts,
+                pending,
+            };
+        }
+        match inner.contact {
+            Contact::Ok if pending == 0 => SyncStatus::Synced,
+            Contact::Ok | Contact::Unknown => SyncStatus::Waiting { pending },
+            Contact::Offline => SyncStatus::Offline { pending },
+            Contact::SignInRequired => SyncStatus::SignInRequired { pending },
+        }
+    }
+
+    fn app_state(&self, inner: &Inner) -> AppState {
+        match &inner.phase {
+            Phase::SignedOut => AppState::SignedOut {
+                server: self.config.server_url.clone(),
+            },
+            Phase::AwaitingCode {
+                username,
+                otpauth_uri: None,
+                ..
+            } => AppState::AwaitingCode {
+                username: username.clone(),
+            },
+            Phase::AwaitingCode {
+                username,
+                otpauth_uri: Some(uri),
+                ..
+            } => AppState::AwaitingEnrolment {
+                username: username.clone(),
+                otpauth_uri: uri.to_string(),
+            },
+            Phase::Locked { session } => AppState::Locked {
+                username: session.username.clone(),
+            },
+            Phase::Unlocked { session, .. } => AppState::Unlocked {
+                practitioner: session.practitioner.clone(),
+            },
+        }
     }
 }
+
+/// Clears the "sync running" flag however `sync_now` ends.
+struct SyncingFlag<'a>(&'a Core);
+
+impl Drop for SyncingFlag<'_> {
+    fn drop(&mut self) {
+        self.0.inner().syncing = false;
+    }
+}
+
+/// Unwraps the keys (creating them when `create_with` is given) and opens
+/// the vault. Blocking: Argon2 takes a moment on purpose.
+fn open_vault(
+    vault_path: &std::path::Path,
+    store: &dyn SecretStore,
+    account: &str,
+    password: &str,
+    create_with: Option<KdfParams>,
+) -> Result<Vault, CoreError> {
+    let header: PathBuf = keys::header_path(vault_path);
+    let data_keys = match create_with {
+        Some(kdf) => {
+            if vault_path.exists() {
+                // A vault file without its key header cannot be opened, and
+                // a new header would not open it either: stop, keep the file.
+                return Err(CoreError::Vault(
+                    "This device has a vault file for this account but its key file is missing, \
+                     so it cannot be opened. Nothing was changed. Contact your clinic IT."
+                        .into(),
+                ));
+            }
+            keys::create(&header, store, account, password, kdf)?
+        }
+        None => keys::open(&header, store, account, password)?,
+    };
+    Vault::open(vault_path, data_keys)
+}
+
+fn stored_practitioner(vault: &Vault, username: &str) -> Result<Practitioner, CoreError> {
+    let json = vault.meta("practitioner")?.ok_or_else(|| {
+        CoreError::Vault(format!(
+            "The vault for {username} on this device is incomplete. Sign in once while the \
+             clinic server is reachable."
+        ))
+    })?;
+    serde_json::from_str(&json).map_err(|_| {
+        CoreError::Vault("The vault's account details are damaged; sign in online once.".into())
+    })
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn check_date(value: &str, what: &str) -> Result<(), CoreError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, &format).map(drop).map_err(|_| {
+        CoreError::Invalid(format!(
+            "The {what} must be a real date written as YYYY-MM-DD."
+        ))
+    })
+}
+
+fn client_not_found() -> CoreError {
+    CoreError::NotFound("That client is not on this device. Sync, then try again.".into())
+}
+
+fn note_not_found() -> CoreError {
+    CoreError::NotFound("That session note is not on this device. Sync, then try again.".into())
+}
+
+fn signed_read_only() -> CoreError {
+    CoreError::Invalid("Signed notes are read-only. Write a new note to add to the record.".into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,1054 @@
-//! TODO
+//! The vault: one SQLCipher file per practitioner per device, at
+//! `<data dir>/<server host>/<username>/vault.db`.
+//!
+//! Two layers protect what is in it. SQLCipher encrypts every page of the
+//! file (and its WAL) under the database key. Inside, every clinical field
+//! (the client's name, date of birth and contact, a note's body, the other
+//! side of a conflict) is also sealed with the field key ([`crate::seal`]),
+//! bound to its table, column and row id. Dates, statuses and sync
+//! bookkeeping stay unsealed so the vault can sort and count them.
+//!
+//! Every local change is written to its record and to the outbox in one
+//! SQLite transaction, so a crash leaves either both or neither. The outbox
+//! holds one row per record with a change waiting; it references the record
+//! instead of copying it, so the latest text is what gets pushed.
+//!
+//! The vault does not talk to the network; [`crate::Core`] moves changes
+//! between it and [`crate::sync`].
+
+use std::path::Path;
+
+use bench_protocol::api::{Change, ChangeOutcome, ServerChange};
+use bench_protocol::desktop::{NoteView, RecordSync};
+use bench_protocol::{ClientRecord, NoteStatus, Record, RecordKind, SessionNote};
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::keys::DataKeys;
+use crate::seal::{self, FieldKey, FieldPlace, SealedField};
+use crate::CoreError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clients (
+    id             TEXT PRIMARY KEY,
+    full_name      BLOB NOT NULL,   -- sealed
+    date_of_birth  BLOB,            -- sealed
+    contact        BLOB,            -- sealed
+    created_at     TEXT NOT NULL,
+    server_version INTEGER,
+    sync_state     TEXT NOT NULL,
+    reject_reason  TEXT
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id             TEXT PRIMARY KEY,
+    client_id      TEXT NOT NULL,
+    session_date   TEXT NOT NULL,
+    body           BLOB NOT NULL,   -- sealed
+    status         TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    signed_at      TEXT,
+    server_version INTEGER,
+    sync_state     TEXT NOT NULL,
+    reject_reason  TEXT
+);
+CREATE INDEX IF NOT EXISTS notes_by_client ON notes (client_id);
+-- One row per record with a change waiting. `attempted` is set once the
+-- change has been sent; `edited_after_attempt` when the record changed
+-- again before the answer came, so a fresh change follows.
+CREATE TABLE IF NOT EXISTS outbox (
+    record_id            TEXT PRIMARY KEY,
+    kind                 TEXT NOT NULL,
+    change_id            TEXT NOT NULL UNIQUE,
+    base_version         INTEGER,
+    attempted            INTEGER NOT NULL DEFAULT 0,
+    edited_after_attempt INTEGER NOT NULL DEFAULT 0
+);
+-- The server's version of a record in conflict; the local one stays in its table.
+CREATE TABLE IF NOT EXISTS conflicts (
+    record_id      TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL,
+    server_version INTEGER NOT NULL,
+    server_record  BLOB NOT NULL    -- sealed JSON
+);
+";
+
+/// An open, unlocked vault. Dropping it closes the file and zeroizes the
+/// field key.
+pub struct Vault {
+    conn: Connection,
+    field_key: FieldKey,
+}
+
+/// A client as stored, with its sync state.
+#[derive(Clone, Debug)]
+pub struct StoredClient {
+    /// The record.
+    pub client: ClientRecord,
+    /// Its sync state.
+    pub sync: RecordSync,
+}
+
+/// A note as stored, with its sync state.
+#[derive(Clone, Debug)]
+pub struct StoredNote {
+    /// The record.
+    pub note: SessionNote,
+    /// Its sync state.
+    pub sync: RecordSync,
+}
+
+impl Vault {
+    /// Opens (or creates) the vault at `path` with its data keys. The
+    /// database key is used for `PRAGMA key` and then dropped.
+    pub fn open(path: &Path, keys: DataKeys) -> Result<Vault, CoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                CoreError::Vault(format!(
+                    "The vault folder could not be created ({}). Check the disk and its \
+                     permissions.",
+                    err.kind()
+                ))
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| CoreError::vault("be opened", e))?;
+
+        // The key must be the first statement: SQLCipher reads the first page
+        // only when the database is first touched.
+        let key_hex = Zeroizing::new(hex::encode(*keys.database_key));
+        let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key_hex.as_str()));
+        conn.execute_batch(&pragma)
+            .map_err(|e| CoreError::vault("be opened", e))?;
+        drop(pragma);
+        drop(key_hex);
+
+        let readable = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if let Err(err) = readable {
+            tracing::warn!(error = %err, "vault did not open with its key");
+            return Err(CoreError::Vault(
+                "The vault on this device could not be opened with its key: the file is damaged \
+                 or belongs to another key. Nothing was changed. Contact your clinic IT."
+                    .into(),
+            ));
+        }
+
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(|e| CoreError::vault("switch to write-ahead logging", e))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| CoreError::vault("set up its tables", e))?;
+
+        Ok(Vault {
+            conn,
+            field_key: keys.field_key,
+        })
+    }
+
+    // ---- meta --------------------------------------------------------------
+
+    /// A value from the vault's own settings.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a value in the vault's own settings.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), CoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Where the last pull stopped.
+    pub fn pull_cursor(&self) -> Result<i64, CoreError> {
+        Ok(self
+            .meta("pull_cursor")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    // ---- clients -----------------------------------------------------------
+
+    /// Adds a new client and queues it for the server, in one transaction.
+    pub fn insert_client(&mut self, client: &ClientRecord) -> Result<(), CoreError> {
+        let tx = self.conn.transaction()?;
+        write_client(&tx, &self.field_key, client, None, "waiting")?;
+        queue_change(&tx, RecordKind::Client, client.id)?;
+        tx.commit()?;
+        tracing::info!(client_id = %client.id, "client added");
+        Ok(())
+    }
+
+    /// Every client on this device, in no particular order.
+    pub fn clients(&self) -> Result<Vec<StoredClient>, CoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, full_name, date_of_birth, contact, created_at, sync_state FROM clients",
+        )?;
+        let rows = stmt.query_map([], client_row)?;
+        rows.map(|row| self.open_client_row(row?)).collect()
+    }
+
+    /// One client.
+    pub fn client(&self, id: Uuid) -> Result<Option<StoredClient>, CoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, full_name, date_of_birth, contact, created_at, sync_state
+                 FROM clients WHERE id = ?1",
+                [id.to_string()],
+                client_row,
+            )
+            .optional()?;
+        row.map(|r| self.open_client_row(r)).transpose()
+    }
+
+    fn open_client_row(&self, row: ClientRow) -> Result<StoredClient, CoreError> {
+        let id = parse_id(&row.id)?;
+        let open = |column: &str, bytes: Vec<u8>| {
+            seal::open_string(
+                &self.field_key,
+                FieldPlace::new("clients", column, id),
+                &SealedField::from_bytes(bytes)?,
+            )
+        };
+        Ok(StoredClient {
+            client: ClientRecord {
+                id,
+                full_name: open("full_name", row.full_name)?,
+                date_of_birth: row
+                    .date_of_birth
+                    .map(|b| open("date_of_birth", b))
+                    .transpose()?,
+                contact: row.contact.map(|b| open("contact", b)).transpose()?,
+                created_at: row.created_at,
+            },
+            sync: parse_sync(&row.sync_state),
+        })
+    }
+
+    /// How many notes each client has, by client id.
+    pub fn note_counts(&self) -> Result<std::collections::HashMap<Uuid, u32>, CoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT client_id, count(*) FROM notes GROUP BY client_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+        let mut counts = std::collections::HashMap::new();
+        for row in rows {
+            let (id, n) = row?;
+            counts.insert(parse_id(&id)?, n);
+        }
+        Ok(counts)
+    }
+
+    // ---- notes -------------------------------------------------------------
+
+    /// Writes a note (new or changed) and queues it, in one transaction.
+    pub fn save_note(&mut self, note: &SessionNote) -> Result<(), CoreError> {
+        let tx = self.conn.transaction()?;
+        let server_version: Option<i64> = tx
+            .query_row(
+                "SELECT server_version FROM notes WHERE id = ?1",
+                [note.id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        write_note(&tx, &self.field_key, note, server_version, "waiting")?;
+        queue_change(&tx, RecordKind::Note, note.id)?;
+        tx.commit()?;
+        tracing::info!(note_id = %note.id, client_id = %note.client_id, status = ?note.status, "note saved");
+        Ok(())
+    }
+
+    /// One note.
+    pub fn note(&self, id: Uuid) -> Result<Option<StoredNote>, CoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("{NOTE_SELECT} WHERE id = ?1"),
+                [id.to_string()],
+                note_row,
+            )
+            .optional()?;
+        row.map(|r| self.open_note_row(r)).transpose()
+    }
+
+    /// A client's notes, newest session first, with any conflicting version.
+    pub fn notes_of(&self, client_id: Uuid) -> Result<Vec<NoteView>, CoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{NOTE_SELECT} WHERE client_id = ?1 ORDER BY session_date DESC, created_at DESC"
+        ))?;
+        let rows = stmt.query_map([client_id.to_string()], note_row)?;
+        let mut views = Vec::new();
+        for row in rows {
+            let stored = self.open_note_row(row?)?;
+            let conflict_body = match self.conflict_record(stored.note.id)? {
+                Some(Record::Note(server)) => Some(server.body),
+                _ => None,
+            };
+            views.push(NoteView {
+                note: stored.note,
+                sync: stored.sync,
+                conflict_body,
+            });
+        }
+        Ok(views)
+    }
+
+    /// The note as the UI shows it.
+    pub fn note_view(&self, id: Uuid) -> Result<Option<NoteView>, CoreError> {
+        let Some(stored) = self.note(id)? else {
+            return Ok(None);
+        };
+        let conflict_body = match self.conflict_record(id)? {
+            Some(Record::Note(server)) => Some(server.body),
+            _ => None,
+        };
+        Ok(Some(NoteView {
+            note: stored.note,
+            sync: stored.sync,
+            conflict_body,
+        }))
+    }
+
+    fn open_note_row(&self, row: NoteRow) -> Result<StoredNote, CoreError> {
+        let id = parse_id(&row.id)?;
+        let body = seal::open_string(
+            &self.field_key,
+            FieldPlace::new("notes", "body", id),
+            &SealedField::from_bytes(row.body)?,
+        )?;
+        Ok(StoredNote {
+            note: SessionNote {
+                id,
+                client_id: parse_id(&row.client_id)?,
+                session_date: row.session_date,
+                body,
+                status: if row.status == "signed" {
+                    NoteStatus::Signed
+                } else {
+                    NoteStatus::Draft
+                },
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                signed_at: row.signed_at,
+            },
+            sync: parse_sync(&row.sync_state),
+        })
+    }
+
+    fn conflict_record(&self, id: Uuid) -> Result<Option<Record>, CoreError> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT server_record FROM conflicts WHERE record_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let json = seal::open(
+            &self.field_key,
+            FieldPlace::new("conflicts", "server_record", id),
+            &SealedField::from_bytes(sealed)?,
+        )?;
+        serde_json::from_slice(&json).map(Some).map_err(|_| {
+            CoreError::Tampered(
+                "A stored conflict copy could not be read; contact your clinic IT.".into(),
+            )
+        })
+    }
+
+    // ---- sync bookkeeping --------------------------------------------------
+
+    /// Changes waiting in the outbox and records in conflict.
+    pub fn counts(&self) -> Result<(u32, u32), CoreError> {
+        let pending = self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+        let conflicts = self
+            .conn
+            .query_row("SELECT count(*) FROM conflicts", [], |r| r.get(0))?;
+        Ok((pending, conflicts))
+    }
+
+    /// Up to `limit` waiting changes, clients before notes (a note needs its
+    /// client on the server), marked as sent.
+    pub fn take_changes(&mut self, limit: usize) -> Result<Vec<Change>, CoreError> {
+        let rows: Vec<(String, String, String, Option<i64>)> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT record_id, kind, change_id, base_version FROM outbox
+                 ORDER BY CASE kind WHEN 'client' THEN 0 ELSE 1 END, rowid LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+
+        let mut changes = Vec::with_capacity(rows.len());
+        for (record_id, kind, change_id, base_version) in rows {
+            let id = parse_id(&record_id)?;
+            let record = if kind == "client" {
+                self.client(id)?.map(|c| Record::Client(c.client))
+            } else {
+                self.note(id)?.map(|n| Record::Note(n.note))
+            };
+            let Some(record) = record else {
+                // Cannot happen while writes go through queue_change; drop the
+                // orphan rather than block the queue behind it.
+                tracing::warn!(record_id = %id, "outbox entry without its record dropped");
+                self.conn
+                    .execute("DELETE FROM outbox WHERE record_id = ?1", [&record_id])?;
+                continue;
+            };
+            changes.push(Change {
+                change_id: parse_id(&change_id)?,
+                base_version,
+                record,
+            });
+        }
+
+        let tx = self.conn.transaction()?;
+        for change in &changes {
+            tx.execute(
+                "UPDATE outbox SET attempted = 1 WHERE change_id = ?1",
+                [change.change_id.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(changes)
+    }
+
+    /// Records the server's answer to one pushed change.
+    pub fn apply_outcome(
+        &mut self,
+        change_id: Uuid,
+        outcome: &ChangeOutcome,
+    ) -> Result<(), CoreError> {
+        let tx = self.conn.transaction()?;
+        let row: Option<(String, String, bool)> = tx
+            .query_row(
+                "SELECT record_id, kind, edited_after_attempt FROM outbox WHERE change_id = ?1",
+                [change_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((record_id, kind, edited)) = row else {
+            // Already handled (an answer that arrived twice).
+            return Ok(());
+        };
+        let table = table_of(&kind);
+
+        match outcome {
+            ChangeOutcome::Applied { version } | ChangeOutcome::AlreadyApplied { version } => {
+                tx.execute(
+                    &format!("UPDATE {table} SET server_version = ?1 WHERE id = ?2"),
+                    params![version, record_id],
+                )?;
+                if edited {
+                    // The record changed while this change was in flight: the
+                    // newer text goes as a fresh change against this version.
+                    tx.execute(
+                        "UPDATE outbox SET change_id = ?1, base_version = ?2, attempted = 0,
+                                edited_after_attempt = 0 WHERE record_id = ?3",
+                        params![Uuid::new_v4().to_string(), version, record_id],
+                    )?;
+                } else {
+                    tx.execute("DELETE FROM outbox WHERE record_id = ?1", [&record_id])?;
+                    set_state(&tx, table, &record_id, "synced", None)?;
+                }
+                tracing::info!(record_id = %record_id, version, "change synced");
+            }
+            ChangeOutcome::Conflict {
+                server_version,
+                server,
+            } => {
+                store_conflict(&tx, &self.field_key, server, *server_version)?;
+                tx.execute("DELETE FROM outbox WHERE record_id = ?1", [&record_id])?;
+                set_state(&tx, table, &record_id, "conflict", None)?;
+                tracing::info!(record_id = %record_id, server_version, "change in conflict; both versions kept");
+            }
+            ChangeOutcome::Rejected { code, reason } => {
+                tx.execute("DELETE FROM outbox WHERE record_id = ?1", [&record_id])?;
+                set_state(&tx, table, &record_id, "rejected", Some(reason))?;
+                tracing::warn!(record_id = %record_id, code = ?code, "change rejected by the server; local copy kept");
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Takes in one record from the server's change feed and moves the
+    /// cursor past it.
+    pub fn apply_pulled(&mut self, change: &ServerChange) -> Result<(), CoreError> {
+        let tx = self.conn.transaction()?;
+        let id = change.record.id();
+        let table = table_of(kind_str(change.record.kind()));
+        let local: Option<(Option<i64>, String)> = tx
+            .query_row(
+                &format!("SELECT server_version, sync_state FROM {table} WHERE id = ?1"),
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let waiting: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1)",
+            [id.to_string()],
+            |r| r.get(0),
+        )?;
+
+        match local {
+            Some((Some(v), _)) if v >= change.version => {
+                // Our own change coming back, or older news.
+            }
+            Some((_, state)) if waiting || state == "conflict" || state == "rejected" => {
+                // The local copy has text the server does not: keep both.
+                store_conflict(&tx, &self.field_key, &change.record, change.version)?;
+                tx.execute("DELETE FROM outbox WHERE record_id = ?1", [id.to_string()])?;
+                set_state(&tx, table, &id.to_string(), "conflict", None)?;
+                tracing::info!(record_id = %id, version = change.version, "pulled change conflicts; both versions kept");
+            }
+            _ => {
+                match &change.record {
+                    Record::Client(c) => {
+                        write_client(&tx, &self.field_key, c, Some(change.version), "synced")?
+                    }
+                    Record::Note(n) => {
+                        write_note(&tx, &self.field_key, n, Some(change.version), "synced")?
+                    }
+                }
+                tracing::debug!(record_id = %id, version = change.version, "pulled change applied");
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('pull_cursor', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [change.cursor.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Moves the pull cursor (after an empty page that still advanced it).
+    pub fn set_pull_cursor(&self, cursor: i64) -> Result<(), CoreError> {
+        self.set_meta("pull_cursor", &cursor.to_string())
+    }
+}
+
+const NOTE_SELECT: &str =
+    "SELECT id, client_id, session_date, body, status, created_at, updated_at, \
+                           signed_at, sync_state FROM notes";
+
+struct ClientRow {
+    id: String,
+    full_name: Vec<u8>,
+    date_of_birth: Option<Vec<u8>>,
+    contact: Option<Vec<u8>>,
+    created_at: String,
+    sync_state: String,
+}
+
+fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
+    Ok(ClientRow {
+        id: r.get(0)?,
+        full_name: r.get(1)?,
+        date_of_birth: r.get(2)?,
+        contact: r.get(3)?,
+        created_at: r.get(4)?,
+        sync_state: r.get(5)?,
+    })
+}
+
+struct NoteRow {
+    id: String,
+    client_id: String,
+    session_date: String,
+    body: Vec<u8>,
+    status: String,
+    created_at: String,
+    updated_at: String,
+    signed_at: Option<String>,
+    sync_state: String,
+}
+
+fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
+    Ok(NoteRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        session_date: r.get(2)?,
+        body: r.get(3)?,
+        status: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        signed_at: r.get(7)?,
+        sync_state: r.get(8)?,
+    })
+}
+
+fn write_client(
+    conn: &Connection,
+    key: &FieldKey,
+    c: &ClientRecord,
+    server_version: Option<i64>,
+    state: &str,
+) -> Result<(), CoreError> {
+    let seal = |column: &str, text: &str| {
+        seal::seal_str(key, FieldPlace::new("clients", column, c.id), text).into_bytes()
+    };
+    conn.execute(
+        "INSERT INTO clients (id, full_name, date_of_birth, contact, created_at, server_version, sync_state, reject_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+         ON CONFLICT (id) DO UPDATE SET full_name = excluded.full_name,
+             date_of_birth = excluded.date_of_birth, contact = excluded.contact,
+             created_at = excluded.created_at, server_version = excluded.server_version,
+             sync_state = excluded.sync_state, reject_reason = NULL",
+        params![
+            c.id.to_string(),
+            seal("full_name", &c.full_name),
+            c.date_of_birth.as_deref().map(|d| seal("date_of_birth", d)),
+            c.contact.as_deref().map(|d| seal("contact", d)),
+            c.created_at,
+            server_version,
+            state,
+        ],
+    )?;
+    Ok(())
+}
+
+fn write_note(
+    conn: &Connection,
+    key: &FieldKey,
+    n: &SessionNote,
+    server_version: Option<i64>,
+    state: &str,
+) -> Result<(), CoreError> {
+    let body = seal::seal_str(key, FieldPlace::new("notes", "body", n.id), &n.body);
+    let status = match n.status {
+        NoteStatus::Draft => "draft",
+        NoteStatus::Signed => "signed",
+    };
+    conn.execute(
+        "INSERT INTO notes (id, client_id, session_date, body, status, created_at, updated_at,
+                            signed_at, server_version, sync_state, reject_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)
+         ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id,
+             session_date = excluded.session_date, body = excluded.body, status = excluded.status,
+             created_at = excluded.created_at, updated_at = excluded.updated_at,
+             signed_at = excluded.signed_at, server_version = excluded.server_version,
+             sync_state = excluded.sync_state, reject_reason = NULL",
+        params![
+            n.id.to_string(),
+            n.client_id.to_string(),
+            n.session_date,
+            body.into_bytes(),
+            status,
+            n.created_at,
+            n.updated_at,
+            n.signed_at,
+            server_version,
+            state,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Puts a record's change in the outbox (or folds it into the one waiting).
+///
+/// A record in conflict is resolved by saving it again: the saved version
+/// goes to the server as a change against the server's version, and the
+/// stored server copy is dropped.
+fn queue_change(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<(), CoreError> {
+    let id_text = id.to_string();
+    let existing: Option<bool> = conn
+        .query_row(
+            "SELECT attempted FROM outbox WHERE record_id = ?1",
+            [&id_text],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(false) => {}
+        Some(true) => {
+            conn.execute(
+                "UPDATE outbox SET edited_after_attempt = 1 WHERE record_id = ?1",
+                [&id_text],
+            )?;
+        }
+        None => {
+            let table = table_of(kind_str(kind));
+            let conflict_version: Option<i64> = conn
+                .query_row(
+                    "SELECT server_version FROM conflicts WHERE record_id = ?1",
+                    [&id_text],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let base = match conflict_version {
+                Some(v) => Some(v),
+                None => conn
+                    .query_row(
+                        &format!("SELECT server_version FROM {table} WHERE id = ?1"),
+                        [&id_text],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .flatten(),
+            };
+            conn.execute("DELETE FROM conflicts WHERE record_id = ?1", [&id_text])?;
+            conn.execute(
+                "INSERT INTO outbox (record_id, kind, change_id, base_version) VALUES (?1, ?2, ?3, ?4)",
+                params![id_text, kind_str(kind), Uuid::new_v4().to_string(), base],
+            )?;
+        }
+    }
+    set_state(conn, table_of(kind_str(kind)), &id_text, "waiting", None)
+}
+
+fn store_conflict(
+    conn: &Connection,
+    key: &FieldKey,
+    server: &Record,
+    version: i64,
+) -> Result<(), CoreError> {
+    let id = server.id();
+    let json = Zeroizing::new(serde_json::to_vec(server).expect("records always serialise"));
+    let sealed = seal::seal(
+        key,
+        FieldPlace::new("conflicts", "server_record", id),
+        &json,
+    );
+    conn.execute(
+        "INSERT INTO conflicts (record_id, kind, server_version, server_record) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (record_id) DO UPDATE SET server_version = excluded.server_version,
+             server_record = excluded.server_record",
+        params![id.to_string(), kind_str(server.kind()), version, sealed.into_bytes()],
+    )?;
+    Ok(())
+}
+
+fn set_state(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    state: &str,
+    reason: Option<&str>,
+) -> Result<(), CoreError> {
+    conn.execute(
+        &format!("UPDATE {table} SET sync_state = ?1, reject_reason = ?2 WHERE id = ?3"),
+        params![state, reason, id],
+    )?;
+    Ok(())
+}
+
+fn kind_str(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Client => "client",
+        RecordKind::Note => "note",
+    }
+}
+
+/// Table names come only from this fixed list, never from input.
+fn table_of(kind: &str) -> &'static str {
+    if kind == "client" {
+        "clients"
+    } else {
+        "notes"
+    }
+}
+
+fn parse_sync(state: &str) -> RecordSync {
+    match state {
+        "synced" => RecordSync::Synced,
+        "conflict" => RecordSync::Conflict,
+        "rejected" => RecordSync::Rejected,
+        _ => RecordSync::Waiting,
+    }
+}
+
+fn parse_id(text: &str) -> Result<Uuid, CoreError> {
+    Uuid::parse_str(text).map_err(|_| {
+        CoreError::Tampered("A record id in the vault is damaged; contact your clinic IT.".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "Wanjiru Synthetic-Kamau";
+    const BODY: &str = "Reported panic episodes on the matatu; practised grounding.";
+
+    fn keys(db: u8, field: u8) -> DataKeys {
+        DataKeys {
+            database_key: Zeroizing::new([db; 32]),
+            field_key: FieldKey::from_bytes([field; 32], 1),
+        }
+    }
+
+    fn client() -> ClientRecord {
+        ClientRecord {
+            id: Uuid::new_v4(),
+            full_name: NAME.into(),
+            date_of_birth: Some("1990-04-01".into()),
+            contact: Some("+254700000001".into()),
+            created_at: "2026-01-05T09:00:00Z".into(),
+        }
+    }
+
+    fn note(client_id: Uuid) -> SessionNote {
+        SessionNote {
+            id: Uuid::new_v4(),
+            client_id,
+            session_date: "2026-01-05".into(),
+            body: BODY.into(),
+            status: NoteStatus::Draft,
+            created_at: "2026-01-05T10:00:00Z".into(),
+            updated_at: "2026-01-05T10:00:00Z".into(),
+            signed_at: None,
+        }
+    }
+
+    fn filled_vault(dir: &Path) -> (Vault, ClientRecord, SessionNote) {
+        let mut vault = Vault::open(&dir.join("vault.db"), keys(1, 2)).unwrap();
+        let c = client();
+        let n = note(c.id);
+        vault.insert_client(&c).unwrap();
+        vault.save_note(&n).unwrap();
+        (vault, c, n)
+    }
+
+    fn every_file_bytes(dir: &Path) -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        all
+    }
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn records_read_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (vault, c, n) = filled_vault(dir.path());
+        assert_eq!(vault.client(c.id).unwrap().unwrap().client, c);
+        assert_eq!(vault.note(n.id).unwrap().unwrap().note, n);
+        assert_eq!(vault.counts().unwrap(), (2, 0));
+    }
+
+    #[test]
+    fn vault_files_hold_neither_note_text_nor_client_name_in_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let (vault, _, _) = filled_vault(dir.path());
+        // Both while open (data may sit in the WAL) and after closing.
+        let open_bytes = every_file_bytes(dir.path());
+        drop(vault);
+        let closed_bytes = every_file_bytes(dir.path());
+        for bytes in [open_bytes, closed_bytes] {
+            assert!(!bytes.is_empty());
+            assert!(!contains(&bytes, "Wanjiru"));
+            assert!(!contains(&bytes, "matatu"));
+            assert!(!contains(&bytes, "SQLite format 3"));
+        }
+    }
+
+    #[test]
+    fn opening_with_the_wrong_database_key_fails_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(filled_vault(dir.path()));
+        let err = Vault::open(&dir.path().join("vault.db"), keys(9, 2))
+            .err()
+            .unwrap();
+        assert!(matches!(err, CoreError::Vault(_)));
+        assert!(err.to_string().contains("could not be opened with its key"));
+    }
+
+    #[test]
+    fn note_body_column_holds_ciphertext_even_to_a_holder_of_the_database_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (vault, c, n) = filled_vault(dir.path());
+        drop(vault);
+
+        let raw = Connection::open(dir.path().join("vault.db")).unwrap();
+        raw.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode([1u8; 32])))
+            .unwrap();
+        let body: Vec<u8> = raw
+            .query_row(
+                "SELECT body FROM notes WHERE id = ?1",
+                [n.id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_ne!(body, BODY.as_bytes());
+        assert!(!contains(&body, "matatu"));
+        let name: Vec<u8> = raw
+            .query_row(
+                "SELECT full_name FROM clients WHERE id = ?1",
+                [c.id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!contains(&name, "Wanjiru"));
+    }
+
+    #[test]
+    fn a_sealed_body_copied_into_another_note_does_not_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, c, n) = filled_vault(dir.path());
+        let other = note(c.id);
+        vault.save_note(&other).unwrap();
+        vault
+            .conn
+            .execute(
+                "UPDATE notes SET body = (SELECT body FROM notes WHERE id = ?1) WHERE id = ?2",
+                [n.id.to_string(), other.id.to_string()],
+            )
+            .unwrap();
+        assert!(matches!(vault.note(other.id), Err(CoreError::Tampered(_))));
+    }
+
+    #[test]
+    fn applied_outcome_marks_the_record_synced_and_empties_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, c, _) = filled_vault(dir.path());
+        let changes = vault.take_changes(100).unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            changes[0].record.kind(),
+            RecordKind::Client,
+            "clients go first"
+        );
+        for ch in &changes {
+            vault
+                .apply_outcome(ch.change_id, &ChangeOutcome::Applied { version: 1 })
+                .unwrap();
+        }
+        assert_eq!(vault.counts().unwrap(), (0, 0));
+        assert_eq!(
+            vault.client(c.id).unwrap().unwrap().sync,
+            RecordSync::Synced
+        );
+    }
+
+    #[test]
+    fn an_edit_while_a_change_is_in_flight_queues_a_fresh_change_against_the_new_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, mut n) = filled_vault(dir.path());
+        let sent = vault.take_changes(100).unwrap();
+        n.body = "Edited while sending.".into();
+        vault.save_note(&n).unwrap();
+        for ch in &sent {
+            vault
+                .apply_outcome(ch.change_id, &ChangeOutcome::Applied { version: 3 })
+                .unwrap();
+        }
+        let next = vault.take_changes(100).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].base_version, Some(3));
+        assert_ne!(next[0].change_id, sent[1].change_id);
+    }
+
+    #[test]
+    fn conflict_keeps_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, c, n) = filled_vault(dir.path());
+        let mut server = n.clone();
+        server.body = "The server's version of the note.".into();
+        for ch in vault.take_changes(100).unwrap() {
+            let outcome = if ch.record.kind() == RecordKind::Note {
+                ChangeOutcome::Conflict {
+                    server_version: 4,
+                    server: Record::Note(server.clone()),
+                }
+            } else {
+                ChangeOutcome::Applied { version: 1 }
+            };
+            vault.apply_outcome(ch.change_id, &outcome).unwrap();
+        }
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.note.body, BODY);
+        assert_eq!(view.sync, RecordSync::Conflict);
+        assert_eq!(
+            view.conflict_body.as_deref(),
+            Some("The server's version of the note.")
+        );
+        assert_eq!(vault.counts().unwrap(), (0, 1));
+        assert_eq!(vault.notes_of(c.id).unwrap().len(), 1);
+
+        // Saving again resolves it: a change against the server's version.
+        vault.save_note(&view.note).unwrap();
+        let next = vault.take_changes(100).unwrap();
+        assert_eq!(next[0].base_version, Some(4));
+        assert_eq!(vault.counts().unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn rejected_change_leaves_the_queue_but_keeps_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, n) = filled_vault(dir.path());
+        for ch in vault.take_changes(100).unwrap() {
+            let outcome = ChangeOutcome::Rejected {
+                code: bench_protocol::api::RejectCode::Invalid,
+                reason: "Bad date.".into(),
+            };
+            vault.apply_outcome(ch.change_id, &outcome).unwrap();
+        }
+        let stored = vault.note(n.id).unwrap().unwrap();
+        assert_eq!(stored.note.body, BODY);
+        assert_eq!(stored.sync, RecordSync::Rejected);
+        assert_eq!(vault.counts().unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn pulled_record_updates_a_synced_copy_but_conflicts_with_a_waiting_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, c, n) = filled_vault(dir.path());
+
+        // The note waits in the outbox: a newer server copy is a conflict.
+        let mut server = n.clone();
+        server.body = "Changed on another device.".into();
+        vault
+            .apply_pulled(&ServerChange {
+                cursor: 7,
+                version: 2,
+                record: Record::Note(server),
+            })
+            .unwrap();
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.note.body, BODY);
+        assert_eq!(view.sync, RecordSync::Conflict);
+
+        // A client nobody touched here is simply updated.
+        let mut other = client();
+        other.full_name = "Otieno Synthetic".into();
+        vault
+            .apply_pulled(&ServerChange {
+                cursor: 8,
+                version: 1,
+                record: Record::Client(other.clone()),
+            })
+            .unwrap();
+        assert_eq!(vault.client(other.id).unwrap().unwrap().client, other);
+        assert_eq!(vault.pull_cursor().unwrap(), 8);
+        assert!(vault.client(c.id).unwrap().is_some());
+    }
+}

@@ -1,0 +1,380 @@
+//! Unit tests of the facade without a server: offline sign-in, locking,
+//! validation, and what reaches the logs.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bench_protocol::api::Role;
+use bench_protocol::desktop::ShellErrorKind;
+
+use super::*;
+use crate::keys::memory::MemoryStore;
+
+const PASSWORD: &str = "synthetic-password-7781";
+const CLIENT_NAME: &str = "Akinyi Synthetic-Odhiambo";
+const NOTE_TEXT: &str = "Spoke about grief after the harvest; agreed weekly sessions.";
+
+struct ManualClock(Mutex<SystemTime>);
+
+impl ManualClock {
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    core: Core,
+    clock: Arc<ManualClock>,
+    store: Arc<MemoryStore>,
+}
+
+/// A server address where nothing listens: every request is "offline".
+fn unreachable_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("https://127.0.0.1:{port}")
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        server_url: unreachable_url(),
+        ca_cert_path: None,
+        data_dir: dir.path().to_path_buf(),
+        idle_timeout: Duration::from_secs(30 * 60),
+        device_name: "test laptop".into(),
+    };
+    let clock = Arc::new(ManualClock(Mutex::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    )));
+    let store = Arc::new(MemoryStore::default());
+    let core = Core::with_parts(
+        config,
+        store.clone(),
+        KdfParams::FAST_INSECURE_FOR_TESTS,
+        clock.clone(),
+    )
+    .unwrap();
+    Fixture {
+        _dir: dir,
+        core,
+        clock,
+        store,
+    }
+}
+
+/// What an earlier online sign-in on this device leaves behind.
+fn seed_vault_from_earlier_sign_in(f: &Fixture, username: &str) {
+    let vault = open_vault(
+        &f.core.config.vault_path(username),
+        &*f.store,
+        &f.core.account(username),
+        PASSWORD,
+        Some(KdfParams::FAST_INSECURE_FOR_TESTS),
+    )
+    .unwrap();
+    let practitioner = Practitioner {
+        id: Uuid::from_u128(1),
+        username: username.into(),
+        display_name: "Dr Test".into(),
+        role: Role::SoloPractitioner,
+    };
+    vault
+        .set_meta(
+            "practitioner",
+            &serde_json::to_string(&practitioner).unwrap(),
+        )
+        .unwrap();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn signed_in_offline() -> Fixture {
+    let f = fixture();
+    seed_vault_from_earlier_sign_in(&f, "amina");
+    let state = runtime()
+        .block_on(f.core.sign_in("amina", PASSWORD))
+        .unwrap();
+    assert!(matches!(state, AppState::Unlocked { .. }));
+    f
+}
+
+fn new_client(name: &str) -> NewClient {
+    NewClient {
+        full_name: name.into(),
+        date_of_birth: None,
+        contact: None,
+    }
+}
+
+fn draft(client_id: Uuid, body: &str) -> DraftInput {
+    DraftInput {
+        note_id: None,
+        client_id,
+        session_date: "2026-02-03".into(),
+        body: body.into(),
+    }
+}
+
+#[test]
+fn core_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Core>();
+}
+
+#[test]
+fn a_new_core_starts_signed_out_and_refuses_record_access() {
+    let f = fixture();
+    assert!(matches!(f.core.state(), AppState::SignedOut { .. }));
+    assert!(matches!(f.core.list_clients(""), Err(CoreError::Locked)));
+    assert!(matches!(
+        f.core.add_client(new_client("x")),
+        Err(CoreError::Locked)
+    ));
+}
+
+#[test]
+fn first_sign_in_on_a_new_device_needs_the_server() {
+    let f = fixture();
+    let err = runtime()
+        .block_on(f.core.sign_in("amina", PASSWORD))
+        .unwrap_err();
+    assert_eq!(err.to_shell_error().kind, ShellErrorKind::Offline);
+    assert!(err
+        .to_string()
+        .contains("first sign-in on a new device needs the server"));
+    assert!(
+        f.store.secrets.lock().unwrap().is_empty(),
+        "no device secret made offline"
+    );
+}
+
+#[test]
+fn offline_sign_in_with_an_existing_vault_unlocks_and_reports_offline() {
+    let f = signed_in_offline();
+    assert!(matches!(
+        f.core.sync_status(),
+        SyncStatus::Offline { pending: 0 }
+    ));
+}
+
+#[test]
+fn offline_sign_in_with_the_wrong_password_is_refused() {
+    let f = fixture();
+    seed_vault_from_earlier_sign_in(&f, "amina");
+    let err = runtime()
+        .block_on(f.core.sign_in("amina", "not-it"))
+        .unwrap_err();
+    assert!(matches!(err, CoreError::BadCredentials(_)));
+    assert!(matches!(f.core.state(), AppState::SignedOut { .. }));
+}
+
+#[test]
+fn offline_sign_in_without_the_device_secret_is_a_keyring_error_not_a_new_vault() {
+    let f = fixture();
+    seed_vault_from_earlier_sign_in(&f, "amina");
+    f.store.secrets.lock().unwrap().clear();
+    let err = runtime()
+        .block_on(f.core.sign_in("amina", PASSWORD))
+        .unwrap_err();
+    assert_eq!(err.to_shell_error().kind, ShellErrorKind::Keyring);
+    assert!(f.store.secrets.lock().unwrap().is_empty());
+}
+
+#[test]
+fn records_written_offline_wait_in_the_outbox_and_read_back() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let note = f.core.save_draft(draft(client.id, NOTE_TEXT)).unwrap();
+    assert_eq!(note.note.body, NOTE_TEXT);
+
+    let view = f.core.open_client(client.id).unwrap();
+    assert_eq!(view.client.full_name, CLIENT_NAME);
+    assert_eq!(view.notes.len(), 1);
+    assert_eq!(f.core.list_clients("akinyi").unwrap().len(), 1);
+    assert_eq!(f.core.list_clients("nobody").unwrap().len(), 0);
+    assert_eq!(f.core.sync_status(), SyncStatus::Offline { pending: 2 });
+    assert_eq!(
+        runtime().block_on(f.core.sync_now()).unwrap(),
+        SyncStatus::Offline { pending: 2 }
+    );
+}
+
+#[test]
+fn empty_client_name_is_invalid() {
+    let f = signed_in_offline();
+    let err = f.core.add_client(new_client("   ")).unwrap_err();
+    assert_eq!(err.to_shell_error().kind, ShellErrorKind::Invalid);
+}
+
+#[test]
+fn a_note_over_the_size_limit_is_invalid_with_a_clear_message() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let huge = "a".repeat(MAX_NOTE_BYTES + 1);
+    let err = f.core.save_draft(draft(client.id, &huge)).unwrap_err();
+    assert_eq!(err.to_shell_error().kind, ShellErrorKind::Invalid);
+    assert!(err.to_string().contains("too long"));
+}
+
+#[test]
+fn a_bad_session_date_is_invalid() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let mut d = draft(client.id, NOTE_TEXT);
+    d.session_date = "2026-02-30".into();
+    assert!(matches!(f.core.save_draft(d), Err(CoreError::Invalid(_))));
+}
+
+#[test]
+fn saving_a_signed_note_is_refused_as_read_only() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let note = f.core.save_draft(draft(client.id, NOTE_TEXT)).unwrap();
+    let signed = f.core.sign_note(note.note.id).unwrap();
+    assert_eq!(signed.note.status, NoteStatus::Signed);
+    assert!(signed.note.signed_at.is_some());
+
+    let mut edit = draft(client.id, "changed");
+    edit.note_id = Some(note.note.id);
+    let err = f.core.save_draft(edit).unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)));
+    assert!(err.to_string().contains("Signed notes are read-only"));
+    let kept = f.core.open_client(client.id).unwrap().notes.remove(0);
+    assert_eq!(kept.note.body, NOTE_TEXT);
+}
+
+#[test]
+fn a_note_for_an_unknown_client_is_not_found() {
+    let f = signed_in_offline();
+    let err = f
+        .core
+        .save_draft(draft(Uuid::new_v4(), NOTE_TEXT))
+        .unwrap_err();
+    assert_eq!(err.to_shell_error().kind, ShellErrorKind::NotFound);
+}
+
+#[test]
+fn thirty_idle_minutes_lock_the_vault_and_the_password_unlocks_it_offline() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+
+    f.clock.advance(Duration::from_secs(29 * 60 + 59));
+    assert!(matches!(f.core.check_idle(), AppState::Unlocked { .. }));
+    f.clock.advance(Duration::from_secs(1));
+    assert!(matches!(f.core.check_idle(), AppState::Locked { .. }));
+    assert!(matches!(
+        f.core.open_client(client.id),
+        Err(CoreError::Locked)
+    ));
+
+    assert!(matches!(
+        f.core.unlock("wrong"),
+        Err(CoreError::BadCredentials(_))
+    ));
+    assert!(matches!(
+        f.core.unlock(PASSWORD).unwrap(),
+        AppState::Unlocked { .. }
+    ));
+    assert_eq!(
+        f.core.open_client(client.id).unwrap().client.full_name,
+        CLIENT_NAME
+    );
+}
+
+#[test]
+fn input_after_a_long_sleep_locks_instead_of_resetting_the_timer() {
+    let f = signed_in_offline();
+    f.clock.advance(Duration::from_secs(3 * 3600));
+    f.core.record_activity();
+    assert!(matches!(f.core.state(), AppState::Locked { .. }));
+}
+
+#[test]
+fn activity_keeps_the_vault_unlocked() {
+    let f = signed_in_offline();
+    for _ in 0..4 {
+        f.clock.advance(Duration::from_secs(20 * 60));
+        f.core.record_activity();
+    }
+    assert!(matches!(f.core.check_idle(), AppState::Unlocked { .. }));
+}
+
+#[test]
+fn lock_then_sign_out_leaves_the_vault_on_disk() {
+    let f = signed_in_offline();
+    f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    assert!(matches!(f.core.lock(), AppState::Locked { .. }));
+    assert!(matches!(
+        runtime().block_on(f.core.sign_out()),
+        AppState::SignedOut { .. }
+    ));
+    assert!(f.core.config.vault_path("amina").exists());
+    runtime()
+        .block_on(f.core.sign_in("amina", PASSWORD))
+        .unwrap();
+    assert_eq!(f.core.list_clients("").unwrap().len(), 1);
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn logs_of_a_save_and_sync_cycle_carry_no_name_note_text_or_password() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+
+    tracing::subscriber::with_default(subscriber, || {
+        let f = fixture();
+        seed_vault_from_earlier_sign_in(&f, "amina");
+        let rt = runtime();
+        rt.block_on(f.core.sign_in("amina", PASSWORD)).unwrap();
+        let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+        let note = f.core.save_draft(draft(client.id, NOTE_TEXT)).unwrap();
+        f.core.sign_note(note.note.id).unwrap();
+        let _ = f.core.save_draft(DraftInput {
+            note_id: Some(note.note.id),
+            ..draft(client.id, "x")
+        });
+        rt.block_on(f.core.sync_now()).unwrap();
+        f.core.lock();
+        let _ = f.core.unlock("wrong-password-guess");
+        f.core.unlock(PASSWORD).unwrap();
+    });
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("note saved"), "the cycle was logged: {logs}");
+    for secret in ["Akinyi", "grief", PASSWORD, "wrong-password-guess"] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
+    }
+}
