@@ -172,7 +172,10 @@ impl AuditLog {
              BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
         )
         .map_err(db)?;
-        Ok(AuditLog { conn, path: path.to_owned() })
+        Ok(AuditLog {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     /// Appends one entry and returns its sequence number.
@@ -184,9 +187,11 @@ impl AuditLog {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
         let last: Option<(i64, Vec<u8>)> = tx
-            .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(db)?;
         let (seq, prev_hash) = match last {
@@ -237,7 +242,10 @@ impl AuditLog {
         let mut count = 0u64;
         while let Some(row) = rows.next().map_err(db)? {
             let seq: i64 = row.get(0).map_err(db)?;
-            let broken = |reason: &str| ServerError::AuditBroken { seq, reason: reason.into() };
+            let broken = |reason: &str| ServerError::AuditBroken {
+                seq,
+                reason: reason.into(),
+            };
             if seq != expected_seq {
                 return Err(ServerError::AuditBroken {
                     seq: expected_seq,
@@ -320,8 +328,14 @@ mod tests {
     #[test]
     fn update_and_delete_are_refused_by_the_database() {
         let (_tmp, log) = log_with(2);
-        assert!(log.conn.execute("UPDATE audit_log SET details = '{}' WHERE seq = 1", []).is_err());
-        assert!(log.conn.execute("DELETE FROM audit_log WHERE seq = 2", []).is_err());
+        assert!(log
+            .conn
+            .execute("UPDATE audit_log SET details = '{}' WHERE seq = 1", [])
+            .is_err());
+        assert!(log
+            .conn
+            .execute("DELETE FROM audit_log WHERE seq = 2", [])
+            .is_err());
         assert_eq!(log.verify().unwrap(), 2);
     }
 

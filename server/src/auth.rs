@@ -42,7 +42,9 @@ pub fn hash_password(password: &str) -> Result<String, ServerError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ServerError::Password { reason: format!("cannot hash the password: {e}") })
+        .map_err(|e| ServerError::Password {
+            reason: format!("cannot hash the password: {e}"),
+        })
 }
 
 fn dummy_hash() -> &'static str {
@@ -57,7 +59,11 @@ fn dummy_hash() -> &'static str {
 pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     let hash = stored.unwrap_or_else(|| dummy_hash());
     let ok = PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false);
     ok && stored.is_some()
 }
@@ -124,7 +130,13 @@ impl Challenges {
         map.retain(|_, c| c.issued.elapsed() < CHALLENGE_TTL);
         map.insert(
             token_hash(&challenge),
-            Challenge { account_id, device_id, pending, issued: Instant::now(), failures: 0 },
+            Challenge {
+                account_id,
+                device_id,
+                pending,
+                issued: Instant::now(),
+                failures: 0,
+            },
         );
         challenge
     }
@@ -133,7 +145,9 @@ impl Challenges {
     pub fn peek(&self, challenge: &str, enrolment: bool) -> Result<Challenge, ChallengeError> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let key = token_hash(challenge);
-        let Some(c) = map.get(&key) else { return Err(ChallengeError::Expired) };
+        let Some(c) = map.get(&key) else {
+            return Err(ChallengeError::Expired);
+        };
         if c.issued.elapsed() >= CHALLENGE_TTL {
             map.remove(&key);
             return Err(ChallengeError::Expired);
@@ -177,7 +191,10 @@ mod tests {
 
     #[test]
     fn unknown_account_never_verifies_even_with_the_dummy_password() {
-        assert!(!verify_password(None, "no account has this password, it only costs time"));
+        assert!(!verify_password(
+            None,
+            "no account has this password, it only costs time"
+        ));
     }
 
     #[test]
@@ -188,7 +205,10 @@ mod tests {
             assert!(challenges.peek(&c, false).is_ok());
             challenges.fail(&c);
         }
-        assert_eq!(challenges.peek(&c, false).err(), Some(ChallengeError::Expired));
+        assert_eq!(
+            challenges.peek(&c, false).err(),
+            Some(ChallengeError::Expired)
+        );
     }
 
     #[test]
@@ -196,14 +216,24 @@ mod tests {
         let challenges = Challenges::default();
         let c = challenges.issue(Uuid::new_v4(), Uuid::new_v4(), Pending::Totp);
         challenges.consume(&c);
-        assert_eq!(challenges.peek(&c, false).err(), Some(ChallengeError::Expired));
+        assert_eq!(
+            challenges.peek(&c, false).err(),
+            Some(ChallengeError::Expired)
+        );
     }
 
     #[test]
     fn an_enrolment_challenge_is_not_accepted_for_the_code_step() {
         let challenges = Challenges::default();
-        let c = challenges.issue(Uuid::new_v4(), Uuid::new_v4(), Pending::Enrol(TotpSecret::generate()));
-        assert_eq!(challenges.peek(&c, false).err(), Some(ChallengeError::WrongStep));
+        let c = challenges.issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Pending::Enrol(TotpSecret::generate()),
+        );
+        assert_eq!(
+            challenges.peek(&c, false).err(),
+            Some(ChallengeError::WrongStep)
+        );
         assert!(challenges.peek(&c, true).is_ok());
     }
 }

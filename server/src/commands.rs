@@ -51,8 +51,12 @@ pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Serv
             ServerError::Bind { addr, source }
         }
     })?;
-    listener.set_nonblocking(true).map_err(|source| ServerError::Bind { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
     config::write_client_discovery(dir, bound)?;
 
     let state = Arc::new(AppState {
@@ -110,7 +114,10 @@ async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
 /// local CA, and says how to sign in.
 pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), ServerError> {
     if config::is_initialised(dir.root()) {
-        println!("{} already holds a Doctor's Bench server.", dir.root().display());
+        println!(
+            "{} already holds a Doctor's Bench server.",
+            dir.root().display()
+        );
         println!("  CA certificate: {}", dir.ca_cert().display());
         println!("  Client file:    {}", dir.client_json().display());
         println!(
@@ -120,7 +127,9 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
         return Ok(());
     }
     create_private_dir(dir.root())?;
-    let settings = Settings { listen: listen.unwrap_or_else(|| config::DEFAULT_LISTEN.parse().expect("valid")) };
+    let settings = Settings {
+        listen: listen.unwrap_or_else(|| config::DEFAULT_LISTEN.parse().expect("valid")),
+    };
 
     let key = Arc::new(SealingKey::create(&dir.sealing_key())?);
     tls::create_demo_pki(dir)?;
@@ -139,23 +148,38 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
     settings.save(dir)?;
     config::write_client_discovery(dir, settings.listen)?;
 
-    println!("Created a Doctor's Bench demo server in {}", dir.root().display());
+    println!(
+        "Created a Doctor's Bench demo server in {}",
+        dir.root().display()
+    );
     println!();
     println!("  Server:    https://{}", settings.listen);
     println!("  Username:  {DEMO_USERNAME}");
     println!("  Password:  {}   (shown only now)", password.as_str());
     println!();
-    println!("  CA certificate for the desktop app: {}", dir.ca_cert().display());
-    println!("  The desktop app finds both through:  {}", dir.client_json().display());
+    println!(
+        "  CA certificate for the desktop app: {}",
+        dir.ca_cert().display()
+    );
+    println!(
+        "  The desktop app finds both through:  {}",
+        dir.client_json().display()
+    );
     println!();
-    println!("Start it with:  bench-server serve --data-dir {}", dir.root().display());
+    println!(
+        "Start it with:  bench-server serve --data-dir {}",
+        dir.root().display()
+    );
     println!("At first sign-in the app asks you to set up an authenticator app (2FA).");
     Ok(())
 }
 
 fn create_private_dir(path: &Path) -> Result<(), ServerError> {
     use std::os::unix::fs::PermissionsExt;
-    let wrap = |source| ServerError::Write { path: path.to_owned(), source };
+    let wrap = |source| ServerError::Write {
+        path: path.to_owned(),
+        source,
+    };
     std::fs::create_dir_all(path).map_err(wrap)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(wrap)
 }
@@ -166,7 +190,9 @@ fn password_from_stdin() -> Result<Zeroizing<String>, ServerError> {
     let mut raw = Zeroizing::new(String::new());
     std::io::stdin()
         .read_to_string(&mut raw)
-        .map_err(|e| ServerError::Password { reason: format!("cannot read standard input: {e}") })?;
+        .map_err(|e| ServerError::Password {
+            reason: format!("cannot read standard input: {e}"),
+        })?;
     let password = Zeroizing::new(raw.trim_end_matches(['\n', '\r']).to_string());
     if password.chars().count() < auth::MIN_PASSWORD_CHARS {
         return Err(ServerError::Password {
@@ -194,9 +220,15 @@ pub struct UserAdd<'a> {
 /// Adds an account, reading its password from standard input.
 pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
     dir.require_exists()?;
-    let role = Role::parse(user.role).ok_or_else(|| ServerError::BadRole { role: user.role.to_string() })?;
+    let role = Role::parse(user.role).ok_or_else(|| ServerError::BadRole {
+        role: user.role.to_string(),
+    })?;
     let username = user.username.trim();
-    if username.is_empty() || username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if username.is_empty()
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(ServerError::BadConfig {
             source_name: "--username".into(),
             reason: "a username must be non-empty and contain no spaces".into(),
@@ -215,8 +247,14 @@ pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
     })?;
     println!("created account {id} ({username}, {})", role.as_str());
     if let Some(secret) = secret {
-        println!("TOTP secret (base32, shown once): {}", secret.to_base32().as_str());
-        println!("otpauth URI (shown once): {}", secret.otpauth_uri(username).as_str());
+        println!(
+            "TOTP secret (base32, shown once): {}",
+            secret.to_base32().as_str()
+        );
+        println!(
+            "otpauth URI (shown once): {}",
+            secret.otpauth_uri(username).as_str()
+        );
     }
     Ok(())
 }
@@ -240,7 +278,9 @@ pub fn user_passwd(dir: &DataDir, username: &str) -> Result<(), ServerError> {
 pub fn audit_verify(dir: &DataDir) -> Result<(), ServerError> {
     dir.require_exists()?;
     if !dir.audit_db().exists() {
-        return Err(ServerError::NotADatabase { path: dir.audit_db() });
+        return Err(ServerError::NotADatabase {
+            path: dir.audit_db(),
+        });
     }
     let log = AuditLog::open(&dir.audit_db())?;
     let count = log.verify()?;

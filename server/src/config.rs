@@ -53,8 +53,14 @@ impl SessionLimits {
     /// `BENCH_SESSION_MAX_SECS` when set.
     pub fn from_env() -> Result<SessionLimits, ServerError> {
         Ok(SessionLimits {
-            idle: Duration::from_secs(shorter_from_env("BENCH_SESSION_IDLE_SECS", DEFAULT_IDLE_SECS)?),
-            max: Duration::from_secs(shorter_from_env("BENCH_SESSION_MAX_SECS", DEFAULT_MAX_SECS)?),
+            idle: Duration::from_secs(shorter_from_env(
+                "BENCH_SESSION_IDLE_SECS",
+                DEFAULT_IDLE_SECS,
+            )?),
+            max: Duration::from_secs(shorter_from_env(
+                "BENCH_SESSION_MAX_SECS",
+                DEFAULT_MAX_SECS,
+            )?),
         })
     }
 }
@@ -63,7 +69,10 @@ fn shorter_from_env(name: &str, default: u64) -> Result<u64, ServerError> {
     let Ok(raw) = std::env::var(name) else {
         return Ok(default);
     };
-    let bad = |reason: String| ServerError::BadConfig { source_name: name.to_string(), reason };
+    let bad = |reason: String| ServerError::BadConfig {
+        source_name: name.to_string(),
+        reason,
+    };
     let secs: u64 = raw
         .trim()
         .parse()
@@ -89,7 +98,9 @@ impl Settings {
     pub fn load(dir: &DataDir) -> Result<Settings, ServerError> {
         let path = dir.settings();
         if !path.exists() {
-            return Ok(Settings { listen: DEFAULT_LISTEN.parse().expect("valid default") });
+            return Ok(Settings {
+                listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            });
         }
         let bytes = files::read(&path)?;
         serde_json::from_slice(&bytes).map_err(|e| ServerError::BadConfig {

@@ -136,9 +136,14 @@ impl ServerError {
                 e.code,
                 rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
             ) {
-                return ServerError::NotADatabase { path: path.to_owned() };
+                return ServerError::NotADatabase {
+                    path: path.to_owned(),
+                };
             }
         }
-        ServerError::Database { path: path.to_owned(), source }
+        ServerError::Database {
+            path: path.to_owned(),
+            source,
+        }
     }
 }

@@ -80,14 +80,19 @@ impl DataDir {
         if self.root.is_dir() && self.bench_db().exists() {
             Ok(())
         } else {
-            Err(ServerError::NoDataDir { path: self.root.clone() })
+            Err(ServerError::NoDataDir {
+                path: self.root.clone(),
+            })
         }
     }
 }
 
 /// Writes a file only this user can read (mode 0600), replacing any old one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    let wrap = |source| ServerError::Write { path: path.to_owned(), source };
+    let wrap = |source| ServerError::Write {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -96,17 +101,24 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
         .open(path)
         .map_err(wrap)?;
     // `mode` only applies on creation; an older file keeps its bits otherwise.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(wrap)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(wrap)?;
     file.write_all(bytes).map_err(wrap)?;
     file.sync_all().map_err(wrap)
 }
 
 /// Writes a file others may read (certificates, settings).
 pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    std::fs::write(path, bytes).map_err(|source| ServerError::Write { path: path.to_owned(), source })
+    std::fs::write(path, bytes).map_err(|source| ServerError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads a whole file.
 pub fn read(path: &Path) -> Result<Vec<u8>, ServerError> {
-    std::fs::read(path).map_err(|source| ServerError::Read { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| ServerError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }

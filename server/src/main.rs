@@ -13,7 +13,11 @@ use bench_server::ServerError;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bench-server", version, about = "The Doctor's Bench clinic API server")]
+#[command(
+    name = "bench-server",
+    version,
+    about = "The Doctor's Bench clinic API server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -128,19 +132,35 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<(), ServerError> {
     match command {
         Command::Serve { dir, listen } => serve(dir, listen),
-        Command::Init { demo: _, dir, listen } => {
+        Command::Init {
+            demo: _,
+            dir,
+            listen,
+        } => {
             let listen = listen.as_deref().map(config::parse_listen).transpose()?;
             commands::init_demo(&dir.resolve()?, listen)
         }
-        Command::User(UserCommand::Add { dir, username, display_name, role, password_stdin: _, with_totp }) => {
-            commands::user_add(
-                &dir.resolve()?,
-                UserAdd { username: &username, display_name: &display_name, role: &role, with_totp },
-            )
-        }
-        Command::User(UserCommand::Passwd { dir, username, password_stdin: _ }) => {
-            commands::user_passwd(&dir.resolve()?, &username)
-        }
+        Command::User(UserCommand::Add {
+            dir,
+            username,
+            display_name,
+            role,
+            password_stdin: _,
+            with_totp,
+        }) => commands::user_add(
+            &dir.resolve()?,
+            UserAdd {
+                username: &username,
+                display_name: &display_name,
+                role: &role,
+                with_totp,
+            },
+        ),
+        Command::User(UserCommand::Passwd {
+            dir,
+            username,
+            password_stdin: _,
+        }) => commands::user_passwd(&dir.resolve()?, &username),
         Command::Audit(AuditCommand::Verify { dir }) => commands::audit_verify(&dir.resolve()?),
     }
 }

@@ -64,16 +64,19 @@ impl SealingKey {
             path: path.to_owned(),
             source,
         })?);
-        let key: &[u8; 32] =
-            bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| ServerError::BadKeyFile { path: path.to_owned() })?;
+        let key: &[u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| ServerError::BadKeyFile {
+                path: path.to_owned(),
+            })?;
         Ok(SealingKey::from_bytes(key))
     }
 
     fn from_bytes(key: &[u8; 32]) -> SealingKey {
-        SealingKey { cipher: Aes256Gcm::new(key.into()) }
+        SealingKey {
+            cipher: Aes256Gcm::new(key.into()),
+        }
     }
 
     /// Seals `plaintext` for the given place. A fresh random nonce each time:
@@ -84,7 +87,13 @@ impl SealingKey {
         let aad = at.associated_data(KEY_VERSION);
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .expect("AES-GCM encryption cannot fail for in-memory inputs");
         let mut out = Vec::with_capacity(1 + 12 + ciphertext.len());
         out.push(KEY_VERSION);
@@ -102,7 +111,13 @@ impl SealingKey {
         let (nonce, ciphertext) = sealed[1..].split_at(12);
         let aad = at.associated_data(sealed[0]);
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
             .ok()
             .map(Zeroizing::new)
     }
@@ -117,7 +132,11 @@ mod tests {
     }
 
     fn at(row: &str) -> SealedAt<'_> {
-        SealedAt { table: "accounts", column: "totp_secret", row }
+        SealedAt {
+            table: "accounts",
+            column: "totp_secret",
+            row,
+        }
     }
 
     #[test]
@@ -143,6 +162,8 @@ mod tests {
     #[test]
     fn another_key_does_not_open() {
         let sealed = key().seal(b"secret", at("a"));
-        assert!(SealingKey::from_bytes(&[8u8; 32]).open(&sealed, at("a")).is_none());
+        assert!(SealingKey::from_bytes(&[8u8; 32])
+            .open(&sealed, at("a"))
+            .is_none());
     }
 }

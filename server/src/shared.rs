@@ -31,7 +31,9 @@ impl<T: Send + 'static> Shared<T> {
     {
         let inner = self.0.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut guard = inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             f(&mut guard)
         })
         .await;
@@ -43,7 +45,10 @@ impl<T: Send + 'static> Shared<T> {
 
     /// Runs `f` with the value on the current thread (start-up, shutdown).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 }

@@ -118,7 +118,10 @@ pub struct Account {
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("id", &self.id).field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,14 +198,20 @@ impl Store {
         let db = |e| ServerError::database(path, e);
         let conn = Connection::open(path).map_err(db)?;
         // The first real read is what reveals a file that is not SQLite.
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-            .map_err(db)?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(db)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
         )
         .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Store { conn, path: path.to_owned(), key })
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            key,
+        })
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> ServerError + '_ {
@@ -224,7 +233,9 @@ impl Store {
     /// Creates an account and returns its id.
     pub fn create_account(&self, new: NewAccount<'_>) -> Result<Uuid, ServerError> {
         let id = Uuid::new_v4();
-        let sealed = new.totp.map(|s| self.key.seal(s.as_bytes(), totp_place(&id.to_string())));
+        let sealed = new
+            .totp
+            .map(|s| self.key.seal(s.as_bytes(), totp_place(&id.to_string())));
         let result = self.conn.execute(
             "INSERT INTO accounts (id, username, display_name, role, clinic_id, password_hash, totp_secret, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -244,7 +255,9 @@ impl Store {
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
-                Err(ServerError::UserExists { username: new.username.to_string() })
+                Err(ServerError::UserExists {
+                    username: new.username.to_string(),
+                })
             }
             Err(e) => Err(self.db()(e)),
         }
@@ -281,16 +294,18 @@ impl Store {
             })
             .optional()
             .map_err(self.db())?;
-        Ok(row.and_then(|(id, username, display_name, role, password_hash, has_totp)| {
-            Some(Account {
-                id: id.parse().ok()?,
-                username,
-                display_name,
-                role: Role::parse(&role)?,
-                password_hash,
-                has_totp,
-            })
-        }))
+        Ok(row.and_then(
+            |(id, username, display_name, role, password_hash, has_totp)| {
+                Some(Account {
+                    id: id.parse().ok()?,
+                    username,
+                    display_name,
+                    role: Role::parse(&role)?,
+                    password_hash,
+                    has_totp,
+                })
+            },
+        ))
     }
 
     /// Finds an account by sign-in name.
@@ -309,7 +324,11 @@ impl Store {
         let id = account.to_string();
         let sealed: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT totp_secret FROM accounts WHERE id = ?1", [&id], |r| r.get(0))
+            .query_row(
+                "SELECT totp_secret FROM accounts WHERE id = ?1",
+                [&id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.db())?
             .flatten();
@@ -335,7 +354,12 @@ impl Store {
 
     /// Stores a confirmed TOTP secret for an account that has none yet,
     /// marking `step` as used. Returns false if the account already enrolled.
-    pub fn enrol_totp(&self, account: Uuid, secret: &TotpSecret, step: u64) -> Result<bool, ServerError> {
+    pub fn enrol_totp(
+        &self,
+        account: Uuid,
+        secret: &TotpSecret,
+        step: u64,
+    ) -> Result<bool, ServerError> {
         let id = account.to_string();
         let sealed = self.key.seal(secret.as_bytes(), totp_place(&id));
         let n = self
@@ -369,7 +393,12 @@ impl Store {
     }
 
     /// Checks a session token hash and, if valid, resets its idle clock.
-    pub fn touch_session(&self, token_hash: &[u8], now: u64, idle_secs: u64) -> Result<SessionCheck, ServerError> {
+    pub fn touch_session(
+        &self,
+        token_hash: &[u8],
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<SessionCheck, ServerError> {
         let row: Option<(String, String, i64, i64)> = self
             .conn
             .query_row(
@@ -387,13 +416,21 @@ impl Store {
             self.delete_session(token_hash)?;
             return Ok(SessionCheck::Expired);
         }
-        let account = account_id.parse().ok().map(|id| self.account_by_id(id)).transpose()?.flatten();
+        let account = account_id
+            .parse()
+            .ok()
+            .map(|id| self.account_by_id(id))
+            .transpose()?
+            .flatten();
         let (Some(account), Ok(device_id)) = (account, device_id.parse()) else {
             self.delete_session(token_hash)?;
             return Ok(SessionCheck::Unknown);
         };
         self.conn
-            .execute("UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1", params![token_hash, now_i])
+            .execute(
+                "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
+                params![token_hash, now_i],
+            )
             .map_err(self.db())?;
         Ok(SessionCheck::Active { account, device_id })
     }
@@ -407,13 +444,24 @@ impl Store {
     }
 
     fn open_record(&self, id: &str, sealed: &[u8]) -> Result<Record, ServerError> {
-        let json = self.key.open(sealed, record_place(id)).ok_or_else(|| ServerError::Database {
-            path: self.path.clone(),
-            source: rusqlite::Error::InvalidColumnType(0, format!("records.data of {id} does not open"), rusqlite::types::Type::Blob),
-        })?;
+        let json =
+            self.key
+                .open(sealed, record_place(id))
+                .ok_or_else(|| ServerError::Database {
+                    path: self.path.clone(),
+                    source: rusqlite::Error::InvalidColumnType(
+                        0,
+                        format!("records.data of {id} does not open"),
+                        rusqlite::types::Type::Blob,
+                    ),
+                })?;
         serde_json::from_slice(&json).map_err(|e| ServerError::Database {
             path: self.path.clone(),
-            source: rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)),
+            source: rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Blob,
+                Box::new(e),
+            ),
         })
     }
 
@@ -429,7 +477,12 @@ impl Store {
             .map_err(self.db())?;
         let rows = stmt
             .query_map([owner.to_string()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, u32>(3)?,
+                ))
             })
             .map_err(self.db())?
             .collect::<Result<Vec<_>, _>>()
@@ -437,16 +490,29 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for (id, version, data, note_count) in rows {
             if let Record::Client(client) = self.open_record(&id, &data)? {
-                out.push(ClientSummary { client, version, note_count });
+                out.push(ClientSummary {
+                    client,
+                    version,
+                    note_count,
+                });
             }
         }
-        out.sort_by(|a, b| a.client.full_name.to_lowercase().cmp(&b.client.full_name.to_lowercase()));
+        out.sort_by(|a, b| {
+            a.client
+                .full_name
+                .to_lowercase()
+                .cmp(&b.client.full_name.to_lowercase())
+        });
         Ok(out)
     }
 
     /// One of the owner's clients with their notes; `None` if no such client
     /// belongs to the owner (whether or not it exists).
-    pub fn client_detail(&self, owner: Uuid, id: Uuid) -> Result<Option<ClientDetail>, ServerError> {
+    pub fn client_detail(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ClientDetail>, ServerError> {
         let id_s = id.to_string();
         let data: Option<Vec<u8>> = self
             .conn
@@ -458,14 +524,18 @@ impl Store {
             .optional()
             .map_err(self.db())?;
         let Some(data) = data else { return Ok(None) };
-        let Record::Client(client) = self.open_record(&id_s, &data)? else { return Ok(None) };
+        let Record::Client(client) = self.open_record(&id_s, &data)? else {
+            return Ok(None);
+        };
 
         let mut stmt = self
             .conn
             .prepare("SELECT id, data FROM records WHERE kind = 'note' AND client_id = ?1 AND owner = ?2")
             .map_err(self.db())?;
         let rows = stmt
-            .query_map(params![id_s, owner.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .query_map(params![id_s, owner.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
             .map_err(self.db())?
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.db())?;
@@ -475,7 +545,9 @@ impl Store {
                 notes.push(n);
             }
         }
-        notes.sort_by(|a, b| (&a.session_date, &a.created_at).cmp(&(&b.session_date, &b.created_at)));
+        notes.sort_by(|a, b| {
+            (&a.session_date, &a.created_at).cmp(&(&b.session_date, &b.created_at))
+        });
         Ok(Some(ClientDetail { client, notes }))
     }
 
@@ -487,7 +559,12 @@ impl Store {
             .map_err(self.db())?;
         let rows = stmt
             .query_map(params![owner.to_string(), after, limit as i64 + 1], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
             })
             .map_err(self.db())?
             .collect::<Result<Vec<_>, _>>()
@@ -495,16 +572,31 @@ impl Store {
         let more = rows.len() > limit as usize;
         let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
         for (id, seq, version, data) in rows.into_iter().take(limit as usize) {
-            changes.push(ServerChange { cursor: seq, version, record: self.open_record(&id, &data)? });
+            changes.push(ServerChange {
+                cursor: seq,
+                version,
+                record: self.open_record(&id, &data)?,
+            });
         }
         let next_cursor = changes.last().map(|c| c.cursor).unwrap_or(after);
-        Ok(PullResponse { changes, next_cursor, more })
+        Ok(PullResponse {
+            changes,
+            next_cursor,
+            more,
+        })
     }
 
     /// Applies a batch of changes for `owner`, each in its own transaction,
     /// so one refused change does not stop the others.
-    pub fn apply_push(&mut self, owner: Uuid, changes: Vec<Change>) -> Result<PushOutcome, ServerError> {
-        let mut out = PushOutcome { results: Vec::with_capacity(changes.len()), audit: Vec::new() };
+    pub fn apply_push(
+        &mut self,
+        owner: Uuid,
+        changes: Vec<Change>,
+    ) -> Result<PushOutcome, ServerError> {
+        let mut out = PushOutcome {
+            results: Vec::with_capacity(changes.len()),
+            audit: Vec::new(),
+        };
         for change in changes {
             let change_id = change.change_id;
             let record_id = change.record.id();
@@ -524,7 +616,9 @@ impl Store {
                     ChangeOutcome::Conflict { server_version, .. } => {
                         details["server_version"] = (*server_version).into()
                     }
-                    ChangeOutcome::Rejected { code, .. } => details["code"] = serde_json::json!(code),
+                    ChangeOutcome::Rejected { code, .. } => {
+                        details["code"] = serde_json::json!(code)
+                    }
                     ChangeOutcome::AlreadyApplied { .. } => {}
                 }
                 out.audit.push((event, record_id, details));
@@ -541,7 +635,10 @@ impl Store {
         let change_id = change.change_id.to_string();
         let record = change.record;
         let record_id = record.id().to_string();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
 
         let applied: Option<(String, i64)> = tx
             .query_row(
@@ -555,7 +652,10 @@ impl Store {
             return Ok(if account == owner_s {
                 ChangeOutcome::AlreadyApplied { version }
             } else {
-                rejected(RejectCode::Forbidden, "This change id belongs to another account.")
+                rejected(
+                    RejectCode::Forbidden,
+                    "This change id belongs to another account.",
+                )
             });
         }
 
@@ -567,7 +667,10 @@ impl Store {
                 ));
             }
             if note.status == NoteStatus::Signed && note.signed_at.is_none() {
-                return Ok(rejected(RejectCode::Invalid, "A signed note must say when it was signed."));
+                return Ok(rejected(
+                    RejectCode::Invalid,
+                    "A signed note must say when it was signed.",
+                ));
             }
             let client_owner: Option<String> = tx
                 .query_row(
@@ -615,10 +718,16 @@ impl Store {
             }
             Some(ex) => {
                 if ex.owner != owner_s {
-                    return Ok(rejected(RejectCode::Forbidden, "You may not change this record."));
+                    return Ok(rejected(
+                        RejectCode::Forbidden,
+                        "You may not change this record.",
+                    ));
                 }
                 if ex.kind != kind_str(record.kind()) {
-                    return Ok(rejected(RejectCode::Invalid, "This id belongs to a different kind of record."));
+                    return Ok(rejected(
+                        RejectCode::Invalid,
+                        "This id belongs to a different kind of record.",
+                    ));
                 }
                 if ex.signed {
                     return Ok(rejected(
@@ -628,15 +737,26 @@ impl Store {
                 }
                 if change.base_version != Some(ex.version) {
                     let server = {
-                        let json = self.key.open(&ex.data, record_place(&record_id)).ok_or_else(|| {
+                        let json = self
+                            .key
+                            .open(&ex.data, record_place(&record_id))
+                            .ok_or_else(|| ServerError::Database {
+                                path: path.clone(),
+                                source: rusqlite::Error::InvalidColumnType(
+                                    0,
+                                    "records.data".into(),
+                                    rusqlite::types::Type::Blob,
+                                ),
+                            })?;
+                        serde_json::from_slice::<Record>(&json).map_err(|e| {
                             ServerError::Database {
                                 path: path.clone(),
-                                source: rusqlite::Error::InvalidColumnType(0, "records.data".into(), rusqlite::types::Type::Blob),
+                                source: rusqlite::Error::FromSqlConversionFailure(
+                                    0,
+                                    rusqlite::types::Type::Blob,
+                                    Box::new(e),
+                                ),
                             }
-                        })?;
-                        serde_json::from_slice::<Record>(&json).map_err(|e| ServerError::Database {
-                            path: path.clone(),
-                            source: rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)),
                         })?
                     };
                     let pushed = serde_json::to_vec(&record).expect("records serialise");
@@ -649,17 +769,27 @@ impl Store {
                     )
                     .map_err(db)?;
                     tx.commit().map_err(db)?;
-                    return Ok(ChangeOutcome::Conflict { server_version: ex.version, server });
+                    return Ok(ChangeOutcome::Conflict {
+                        server_version: ex.version,
+                        server,
+                    });
                 }
                 ex.version + 1
             }
         };
 
-        tx.execute("INSERT INTO change_feed (record_id) VALUES (?1)", [&record_id]).map_err(db)?;
+        tx.execute(
+            "INSERT INTO change_feed (record_id) VALUES (?1)",
+            [&record_id],
+        )
+        .map_err(db)?;
         let seq = tx.last_insert_rowid();
         let (client_id, signed) = match &record {
             Record::Client(_) => (None, false),
-            Record::Note(n) => (Some(n.client_id.to_string()), n.status == NoteStatus::Signed),
+            Record::Note(n) => (
+                Some(n.client_id.to_string()),
+                n.status == NoteStatus::Signed,
+            ),
         };
         let json = serde_json::to_vec(&record).expect("records serialise");
         let sealed = self.key.seal(&json, record_place(&record_id));
@@ -674,21 +804,34 @@ impl Store {
         tx.execute(
             "INSERT INTO applied_changes (change_id, account_id, record_id, version, applied_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![change_id, owner_s, record_id, new_version, clock::now_rfc3339()],
+            params![
+                change_id,
+                owner_s,
+                record_id,
+                new_version,
+                clock::now_rfc3339()
+            ],
         )
         .map_err(db)?;
         tx.commit().map_err(db)?;
-        Ok(ChangeOutcome::Applied { version: new_version })
+        Ok(ChangeOutcome::Applied {
+            version: new_version,
+        })
     }
 
     /// Copies everything from the write-ahead log into the main file.
     pub fn checkpoint(&self) -> Result<(), ServerError> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(self.db())
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(self.db())
     }
 }
 
 fn rejected(code: RejectCode, reason: &str) -> ChangeOutcome {
-    ChangeOutcome::Rejected { code, reason: reason.to_string() }
+    ChangeOutcome::Rejected {
+        code,
+        reason: reason.to_string(),
+    }
 }
 
 fn kind_str(kind: RecordKind) -> &'static str {
@@ -699,13 +842,25 @@ fn kind_str(kind: RecordKind) -> &'static str {
 }
 
 fn totp_place(account_id: &str) -> SealedAt<'_> {
-    SealedAt { table: "accounts", column: "totp_secret", row: account_id }
+    SealedAt {
+        table: "accounts",
+        column: "totp_secret",
+        row: account_id,
+    }
 }
 
 fn record_place(record_id: &str) -> SealedAt<'_> {
-    SealedAt { table: "records", column: "data", row: record_id }
+    SealedAt {
+        table: "records",
+        column: "data",
+        row: record_id,
+    }
 }
 
 fn conflict_place(change_id: &str) -> SealedAt<'_> {
-    SealedAt { table: "conflicts", column: "pushed", row: change_id }
+    SealedAt {
+        table: "conflicts",
+        column: "pushed",
+        row: change_id,
+    }
 }

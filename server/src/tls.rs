@@ -23,7 +23,9 @@ use crate::files::{self, DataDir};
 pub const SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
 fn cert_error(what: &str, e: impl std::fmt::Display) -> ServerError {
-    ServerError::Certificate { reason: format!("{what}: {e}") }
+    ServerError::Certificate {
+        reason: format!("{what}: {e}"),
+    }
 }
 
 /// Creates the CA and a server certificate signed by it, writing the four
@@ -35,17 +37,28 @@ pub fn create_demo_pki(dir: &DataDir) -> Result<(), ServerError> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())
         .map_err(|e| cert_error("cannot describe the CA", e))?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.distinguished_name.push(DnType::CommonName, "Doctor's Bench local CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Doctor's Bench local CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca_params.not_before = now - Duration::days(1);
     ca_params.not_after = now + Duration::days(3650);
-    let ca_cert = ca_params.self_signed(&ca_key).map_err(|e| cert_error("cannot sign the CA", e))?;
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .map_err(|e| cert_error("cannot sign the CA", e))?;
 
-    let server_key = KeyPair::generate().map_err(|e| cert_error("cannot make the server key", e))?;
-    let mut server_params =
-        CertificateParams::new(SERVER_NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .map_err(|e| cert_error("cannot describe the server certificate", e))?;
-    server_params.distinguished_name.push(DnType::CommonName, "Doctor's Bench server");
+    let server_key =
+        KeyPair::generate().map_err(|e| cert_error("cannot make the server key", e))?;
+    let mut server_params = CertificateParams::new(
+        SERVER_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| cert_error("cannot describe the server certificate", e))?;
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "Doctor's Bench server");
     server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     server_params.not_before = now - Duration::days(1);
@@ -74,7 +87,12 @@ impl Tls13Only {
         let key_pem = files::read(&dir.server_key())?;
         let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
             .collect::<Result<_, _>>()
-            .map_err(|e| cert_error(&format!("{} is not a PEM certificate", dir.server_cert().display()), e))?;
+            .map_err(|e| {
+                cert_error(
+                    &format!("{} is not a PEM certificate", dir.server_cert().display()),
+                    e,
+                )
+            })?;
         if certs.is_empty() {
             return Err(cert_error(
                 &format!("{} holds no certificate", dir.server_cert().display()),

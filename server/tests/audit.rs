@@ -8,6 +8,9 @@ use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 use common::*;
 use uuid::Uuid;
 
+/// seq, event, record id, source address, details.
+type AuditRow = (i64, String, Option<String>, Option<String>, String);
+
 fn verify(dir: &DataDir) -> (bool, String, String) {
     run(&["audit", "verify", "--data-dir", dir.arg()], None)
 }
@@ -53,26 +56,40 @@ async fn verify_passes_on_an_intact_log_and_names_the_entry_with_a_flipped_byte(
             }),
         },
     ];
-    let _: PushResponse = api.post(routes::SYNC_PUSH, &PushRequest { changes }).await.unwrap();
+    let _: PushResponse = api
+        .post(routes::SYNC_PUSH, &PushRequest { changes })
+        .await
+        .unwrap();
     let _: ClientDetail = api.get(&routes::client(client_id)).await.unwrap();
     server.stop();
 
     let (ok, out, err) = verify(&dir);
     assert!(ok, "{out}\n{err}");
-    let count: u64 = out.trim().strip_prefix("audit log OK: ").unwrap().strip_suffix(" entries").unwrap().parse().unwrap();
+    let count: u64 = out
+        .trim()
+        .strip_prefix("audit log OK: ")
+        .unwrap()
+        .strip_suffix(" entries")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(count >= 6, "{out}");
 
     // What was logged: events and ids, never names, note text or passwords.
     let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
-    let events: Vec<(i64, String, Option<String>, Option<String>, String)> = db
+    let events: Vec<AuditRow> = db
         .prepare("SELECT seq, event, record_id, source_ip, details FROM audit_log ORDER BY seq")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     let has = |event: &str, record: Option<Uuid>| {
-        events.iter().any(|e| e.1 == event && (record.is_none() || e.2 == record.map(|r| r.to_string())))
+        events
+            .iter()
+            .any(|e| e.1 == event && (record.is_none() || e.2 == record.map(|r| r.to_string())))
     };
     assert!(has("login_password_failed", None));
     assert!(has("login_password_ok", None));
@@ -81,23 +98,40 @@ async fn verify_passes_on_an_intact_log_and_names_the_entry_with_a_flipped_byte(
     assert!(has("client_read", Some(client_id)));
     assert!(events.iter().all(|e| e.3.as_deref() == Some("127.0.0.1")));
     let raw = std::fs::read(dir.path.join("audit.db")).unwrap();
-    for secret in [&b"Synthetic Audit Client"[..], b"synthetic audit note text", b"not a real password"] {
+    for secret in [
+        &b"Synthetic Audit Client"[..],
+        b"synthetic audit note text",
+        b"not a real password",
+    ] {
         assert!(!raw.windows(secret.len()).any(|w| w == secret));
     }
-    let target_seq = events.iter().find(|e| e.4.contains(&marker)).expect("marker logged").0;
+    let target_seq = events
+        .iter()
+        .find(|e| e.4.contains(&marker))
+        .expect("marker logged")
+        .0;
     drop(db);
 
     // Flip one byte of the marker inside the file itself.
     let needle = marker.as_bytes();
-    let offset = raw.windows(needle.len()).position(|w| w == needle).expect("marker stored in audit.db");
-    assert_eq!(raw.windows(needle.len()).filter(|w| *w == needle).count(), 1);
+    let offset = raw
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("marker stored in audit.db");
+    assert_eq!(
+        raw.windows(needle.len()).filter(|w| *w == needle).count(),
+        1
+    );
     let mut damaged = raw.clone();
     damaged[offset + 3] ^= 0x01;
     std::fs::write(dir.path.join("audit.db"), &damaged).unwrap();
 
     let (ok, out, err) = verify(&dir);
     assert!(!ok, "verify must fail: {out}");
-    assert!(err.contains(&format!("audit log entry {target_seq} does not verify")), "{err}");
+    assert!(
+        err.contains(&format!("audit log entry {target_seq} does not verify")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -115,6 +149,8 @@ fn the_database_refuses_to_update_or_delete_audit_entries() {
     let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
     assert!(db.execute("UPDATE audit_log SET event = 'x'", []).is_err());
     assert!(db.execute("DELETE FROM audit_log", []).is_err());
-    let n: i64 = db.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0)).unwrap();
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
 }

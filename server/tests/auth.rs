@@ -4,7 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bench_protocol::api::{routes, ErrorCode, LoginResponse, Practitioner, SessionInfo, TotpRequest};
+use bench_protocol::api::{
+    routes, ErrorCode, LoginResponse, Practitioner, SessionInfo, TotpRequest,
+};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -13,7 +15,9 @@ async fn password_and_oathtool_code_sign_in_and_reach_me() {
     let (password, secret) = dir.add_user("amina", true);
     let server = Server::start(&dir);
     let mut api = server.client();
-    let session = api.sign_in("amina", &password, &secret.clone().unwrap()).await;
+    let session = api
+        .sign_in("amina", &password, &secret.clone().unwrap())
+        .await;
     assert_eq!(session.practitioner.username, "amina");
     assert_eq!(session.idle_timeout_secs, 1800);
 
@@ -23,7 +27,11 @@ async fn password_and_oathtool_code_sign_in_and_reach_me() {
     // Nothing secret reaches the server's log.
     let log = server.log();
     assert!(log.contains("session started"), "{log}");
-    for secret_text in [password.as_str(), secret.as_deref().unwrap(), session.token.as_str()] {
+    for secret_text in [
+        password.as_str(),
+        secret.as_deref().unwrap(),
+        session.token.as_str(),
+    ] {
         assert!(!log.contains(secret_text), "log leaks a secret");
     }
 }
@@ -34,26 +42,50 @@ async fn demo_account_enrols_an_authenticator_at_first_sign_in() {
     let server = Server::start(&dir);
     let mut api = server.client();
     let (challenge, uri) = match api.login("demo", &dir.demo_password).await.unwrap() {
-        LoginResponse::EnrolmentRequired { challenge, otpauth_uri } => (challenge, otpauth_uri),
+        LoginResponse::EnrolmentRequired {
+            challenge,
+            otpauth_uri,
+        } => (challenge, otpauth_uri),
         other => panic!("expected enrolment, got {other:?}"),
     };
-    assert!(uri.starts_with("otpauth://totp/Doctor%27s%20Bench:demo?"), "{uri}");
+    assert!(
+        uri.starts_with("otpauth://totp/Doctor%27s%20Bench:demo?"),
+        "{uri}"
+    );
     let secret = secret_from_uri(&uri);
 
     // The TOTP route does not take an enrolment challenge.
-    let wrong_route: Answer<SessionInfo> =
-        api.post(routes::TOTP, &TotpRequest { challenge: challenge.clone(), code: oathtool(&secret) }).await;
+    let wrong_route: Answer<SessionInfo> = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge: challenge.clone(),
+                code: oathtool(&secret),
+            },
+        )
+        .await;
     assert!(wrong_route.is_err());
 
-    let session: SessionInfo =
-        api.post(routes::ENROL, &TotpRequest { challenge, code: oathtool(&secret) }).await.unwrap();
+    let session: SessionInfo = api
+        .post(
+            routes::ENROL,
+            &TotpRequest {
+                challenge,
+                code: oathtool(&secret),
+            },
+        )
+        .await
+        .unwrap();
     api.token = Some(session.token.clone());
     let me: Practitioner = api.get(routes::ME).await.unwrap();
     assert_eq!(me.username, "demo");
 
     // From now on the account is asked for a code, not enrolment.
     let next = api.login("demo", &dir.demo_password).await.unwrap();
-    assert!(matches!(next, LoginResponse::TotpRequired { .. }), "{next:?}");
+    assert!(
+        matches!(next, LoginResponse::TotpRequired { .. }),
+        "{next:?}"
+    );
     assert!(!server.log().contains(&secret));
 }
 
@@ -64,7 +96,10 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let server = Server::start(&dir);
     let api = server.client();
 
-    let wrong = api.login("baraka", &format!("{password}x")).await.unwrap_err();
+    let wrong = api
+        .login("baraka", &format!("{password}x"))
+        .await
+        .unwrap_err();
     let unknown = api.login("nobody-here", &password).await.unwrap_err();
     assert_eq!(wrong.0, 401);
     assert_eq!(wrong.1.code, ErrorCode::BadCredentials);
@@ -85,13 +120,30 @@ async fn a_code_used_once_is_refused_the_second_time() {
         other => panic!("{other:?}"),
     };
     let code = oathtool(&secret);
-    let _: SessionInfo = api.post(routes::TOTP, &TotpRequest { challenge: first, code: code.clone() }).await.unwrap();
+    let _: SessionInfo = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge: first,
+                code: code.clone(),
+            },
+        )
+        .await
+        .unwrap();
 
     let second = match api.login("chebet", &password).await.unwrap() {
         LoginResponse::TotpRequired { challenge } => challenge,
         other => panic!("{other:?}"),
     };
-    let replay: Answer<SessionInfo> = api.post(routes::TOTP, &TotpRequest { challenge: second, code }).await;
+    let replay: Answer<SessionInfo> = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge: second,
+                code,
+            },
+        )
+        .await;
     let (status, err) = replay.unwrap_err();
     assert_eq!((status, err.code), (401, ErrorCode::BadCode));
     api.token = None;
@@ -110,13 +162,36 @@ async fn a_wrong_code_is_refused_and_a_used_challenge_cannot_start_a_second_sess
     };
     let good = oathtool(&secret);
     let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
-    let refused: Answer<SessionInfo> =
-        api.post(routes::TOTP, &TotpRequest { challenge: challenge.clone(), code: wrong }).await;
+    let refused: Answer<SessionInfo> = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge: challenge.clone(),
+                code: wrong,
+            },
+        )
+        .await;
     assert_eq!(refused.unwrap_err().1.code, ErrorCode::BadCode);
 
-    let _: SessionInfo =
-        api.post(routes::TOTP, &TotpRequest { challenge: challenge.clone(), code: good.clone() }).await.unwrap();
-    let again: Answer<SessionInfo> = api.post(routes::TOTP, &TotpRequest { challenge, code: good }).await;
+    let _: SessionInfo = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge: challenge.clone(),
+                code: good.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let again: Answer<SessionInfo> = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge,
+                code: good,
+            },
+        )
+        .await;
     assert_eq!(again.unwrap_err().1.code, ErrorCode::ChallengeExpired);
 }
 
@@ -137,7 +212,13 @@ async fn an_idle_session_expires_and_logout_ends_a_session() {
     active.token = None;
     let mut fresh = signed_in(&dir, &server, "gitau").await;
     let _: Practitioner = fresh.get(routes::ME).await.unwrap();
-    let res = fresh.http.post(server.url(routes::LOGOUT)).bearer_auth(fresh.token.clone().unwrap()).send().await.unwrap();
+    let res = fresh
+        .http
+        .post(server.url(routes::LOGOUT))
+        .bearer_auth(fresh.token.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 204);
     let after: Answer<Practitioner> = fresh.get(routes::ME).await;
     assert_eq!(after.unwrap_err().1.code, ErrorCode::SessionExpired);
@@ -153,7 +234,10 @@ async fn a_busy_session_still_ends_at_its_absolute_limit() {
     loop {
         let answer: Answer<Practitioner> = api.get(routes::ME).await;
         match answer {
-            Ok(_) => assert!(started.elapsed() < Duration::from_secs(60), "session never ended"),
+            Ok(_) => assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "session never ended"
+            ),
             Err((_, e)) => {
                 assert_eq!(e.code, ErrorCode::SessionExpired);
                 break;

@@ -12,8 +12,14 @@ fn a_second_init_says_the_server_exists_and_where_its_files_are() {
     let (ok, out, _) = run(&["init", "--demo", "--data-dir", dir.arg()], None);
     assert!(ok);
     assert!(out.contains("already holds"), "{out}");
-    assert!(out.contains(dir.path.join("ca.pem").to_str().unwrap()), "{out}");
-    assert!(out.contains(dir.path.join("client.json").to_str().unwrap()), "{out}");
+    assert!(
+        out.contains(dir.path.join("ca.pem").to_str().unwrap()),
+        "{out}"
+    );
+    assert!(
+        out.contains(dir.path.join("client.json").to_str().unwrap()),
+        "{out}"
+    );
     assert!(!out.contains(&dir.demo_password));
 }
 
@@ -21,7 +27,11 @@ fn a_second_init_says_the_server_exists_and_where_its_files_are() {
 fn key_files_are_private_to_the_server_user() {
     let dir = DataDir::init();
     for name in ["secrets.key", "ca-key.pem", "server-key.pem"] {
-        let mode = std::fs::metadata(dir.path.join(name)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{name}");
     }
 }
@@ -32,7 +42,10 @@ fn serve_on_a_missing_data_dir_says_to_run_init() {
     let missing = tmp.path().join("nothing-here");
     let (ok, _, err) = run(&["serve", "--data-dir", missing.to_str().unwrap()], None);
     assert!(!ok);
-    assert!(err.contains("does not exist") && err.contains("init --demo"), "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("init --demo"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -42,7 +55,10 @@ fn serve_on_a_port_in_use_names_the_port_and_what_to_do() {
     let addr = taken.local_addr().unwrap().to_string();
     let (ok, _, err) = run(&["serve", "--data-dir", dir.arg(), "--listen", &addr], None);
     assert!(!ok);
-    assert!(err.contains("already in use") && err.contains(&addr), "{err}");
+    assert!(
+        err.contains("already in use") && err.contains(&addr),
+        "{err}"
+    );
 }
 
 #[test]
@@ -51,7 +67,10 @@ fn a_damaged_database_file_is_reported_as_not_a_database() {
     std::fs::write(dir.path.join("bench.db"), vec![0x42u8; 8192]).unwrap();
     let _ = std::fs::remove_file(dir.path.join("bench.db-wal"));
     let _ = std::fs::remove_file(dir.path.join("bench.db-shm"));
-    let (ok, _, err) = run(&["serve", "--data-dir", dir.arg(), "--listen", "127.0.0.1:0"], None);
+    let (ok, _, err) = run(
+        &["serve", "--data-dir", dir.arg(), "--listen", "127.0.0.1:0"],
+        None,
+    );
     assert!(!ok);
     assert!(err.contains("is not a Doctor's Bench database"), "{err}");
 }
@@ -62,20 +81,45 @@ fn a_bad_settings_file_is_reported_with_its_expected_shape() {
     std::fs::write(dir.path.join("server.json"), "{ listen: nowhere").unwrap();
     let (ok, _, err) = run(&["serve", "--data-dir", dir.arg()], None);
     assert!(!ok);
-    assert!(err.contains("bad configuration") && err.contains("server.json"), "{err}");
+    assert!(
+        err.contains("bad configuration") && err.contains("server.json"),
+        "{err}"
+    );
 }
 
 #[test]
 fn user_add_refuses_a_short_password_and_an_unknown_role() {
     let dir = DataDir::init();
-    let base = ["user", "add", "--data-dir", dir.arg(), "--username", "x", "--display-name", "X", "--password-stdin"];
-    let (ok, _, err) = run(&[&base[..], &["--role", "solo_practitioner"]].concat(), Some("short\n"));
+    let base = [
+        "user",
+        "add",
+        "--data-dir",
+        dir.arg(),
+        "--username",
+        "x",
+        "--display-name",
+        "X",
+        "--password-stdin",
+    ];
+    let (ok, _, err) = run(
+        &[&base[..], &["--role", "solo_practitioner"]].concat(),
+        Some("short\n"),
+    );
     assert!(!ok && err.contains("shorter than"), "{err}");
-    let (ok, _, err) = run(&[&base[..], &["--role", "wizard"]].concat(), Some("long enough password\n"));
+    let (ok, _, err) = run(
+        &[&base[..], &["--role", "wizard"]].concat(),
+        Some("long enough password\n"),
+    );
     assert!(!ok && err.contains("unknown role"), "{err}");
-    let (ok, _, _) = run(&[&base[..], &["--role", "supervisor"]].concat(), Some("long enough password\n"));
+    let (ok, _, _) = run(
+        &[&base[..], &["--role", "supervisor"]].concat(),
+        Some("long enough password\n"),
+    );
     assert!(ok);
-    let (ok, _, err) = run(&[&base[..], &["--role", "supervisor"]].concat(), Some("long enough password\n"));
+    let (ok, _, err) = run(
+        &[&base[..], &["--role", "supervisor"]].concat(),
+        Some("long enough password\n"),
+    );
     assert!(!ok && err.contains("already exists"), "{err}");
 }
 

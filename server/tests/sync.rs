@@ -4,8 +4,8 @@
 mod common;
 
 use bench_protocol::api::{
-    routes, Change, ChangeOutcome, ClientDetail, ClientSummary, ErrorCode, PullResponse, PushRequest,
-    PushResponse, RejectCode, MAX_NOTE_BYTES,
+    routes, Change, ChangeOutcome, ClientDetail, ClientSummary, ErrorCode, PullResponse,
+    PushRequest, PushResponse, RejectCode, MAX_NOTE_BYTES,
 };
 use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 use common::*;
@@ -27,7 +27,11 @@ fn note(id: Uuid, client_id: Uuid, body: String, signed: bool) -> Record {
         client_id,
         session_date: "2026-01-02".into(),
         body,
-        status: if signed { NoteStatus::Signed } else { NoteStatus::Draft },
+        status: if signed {
+            NoteStatus::Signed
+        } else {
+            NoteStatus::Draft
+        },
         created_at: "2026-01-02T09:00:00Z".into(),
         updated_at: "2026-01-02T10:00:00Z".into(),
         signed_at: signed.then(|| "2026-01-02T10:00:00Z".to_string()),
@@ -35,11 +39,18 @@ fn note(id: Uuid, client_id: Uuid, body: String, signed: bool) -> Record {
 }
 
 fn change(base_version: Option<i64>, record: Record) -> Change {
-    Change { change_id: Uuid::new_v4(), base_version, record }
+    Change {
+        change_id: Uuid::new_v4(),
+        base_version,
+        record,
+    }
 }
 
 async fn push(api: &Api, changes: Vec<Change>) -> Vec<ChangeOutcome> {
-    let res: PushResponse = api.post(routes::SYNC_PUSH, &PushRequest { changes }).await.unwrap();
+    let res: PushResponse = api
+        .post(routes::SYNC_PUSH, &PushRequest { changes })
+        .await
+        .unwrap();
     res.results.into_iter().map(|r| r.outcome).collect()
 }
 
@@ -52,22 +63,34 @@ async fn pushed_records_come_back_in_a_pull_and_a_retried_push_is_not_duplicated
     let note_id = Uuid::new_v4();
     let batch = vec![
         change(None, client(client_id, "Synthetic Client One")),
-        change(None, note(note_id, client_id, "synthetic session text".into(), false)),
+        change(
+            None,
+            note(note_id, client_id, "synthetic session text".into(), false),
+        ),
     ];
     assert_eq!(
         push(&api, batch.clone()).await,
-        vec![ChangeOutcome::Applied { version: 1 }, ChangeOutcome::Applied { version: 1 }]
+        vec![
+            ChangeOutcome::Applied { version: 1 },
+            ChangeOutcome::Applied { version: 1 }
+        ]
     );
     // The same batch again, as after a lost response, and twice at once.
     let (a, b) = tokio::join!(push(&api, batch.clone()), push(&api, batch.clone()));
     for outcomes in [a, b] {
         assert_eq!(
             outcomes,
-            vec![ChangeOutcome::AlreadyApplied { version: 1 }, ChangeOutcome::AlreadyApplied { version: 1 }]
+            vec![
+                ChangeOutcome::AlreadyApplied { version: 1 },
+                ChangeOutcome::AlreadyApplied { version: 1 }
+            ]
         );
     }
 
-    let page: PullResponse = api.get(&format!("{}?after=0", routes::SYNC_PULL)).await.unwrap();
+    let page: PullResponse = api
+        .get(&format!("{}?after=0", routes::SYNC_PULL))
+        .await
+        .unwrap();
     assert_eq!(page.changes.len(), 2);
     assert!(!page.more);
     assert_eq!(page.changes[0].record, batch[0].record);
@@ -76,14 +99,31 @@ async fn pushed_records_come_back_in_a_pull_and_a_retried_push_is_not_duplicated
 
     // An edit at the current version applies as version 2 and is all a pull
     // from the last cursor returns.
-    let edited = note(note_id, client_id, "synthetic session text, edited".into(), false);
-    assert_eq!(push(&api, vec![change(Some(1), edited.clone())]).await, vec![ChangeOutcome::Applied { version: 2 }]);
-    let next: PullResponse = api.get(&format!("{}?after={}", routes::SYNC_PULL, page.next_cursor)).await.unwrap();
+    let edited = note(
+        note_id,
+        client_id,
+        "synthetic session text, edited".into(),
+        false,
+    );
+    assert_eq!(
+        push(&api, vec![change(Some(1), edited.clone())]).await,
+        vec![ChangeOutcome::Applied { version: 2 }]
+    );
+    let next: PullResponse = api
+        .get(&format!("{}?after={}", routes::SYNC_PULL, page.next_cursor))
+        .await
+        .unwrap();
     assert_eq!(next.changes.len(), 1);
-    assert_eq!((next.changes[0].version, &next.changes[0].record), (2, &edited));
+    assert_eq!(
+        (next.changes[0].version, &next.changes[0].record),
+        (2, &edited)
+    );
 
     // Paging: limit 1 says there is more.
-    let first: PullResponse = api.get(&format!("{}?after=0&limit=1", routes::SYNC_PULL)).await.unwrap();
+    let first: PullResponse = api
+        .get(&format!("{}?after=0&limit=1", routes::SYNC_PULL))
+        .await
+        .unwrap();
     assert_eq!(first.changes.len(), 1);
     assert!(first.more);
 
@@ -106,20 +146,56 @@ async fn a_stale_edit_is_answered_with_a_conflict_and_both_versions_are_kept() {
     let api = signed_in(&dir, &server, "baraka").await;
     let client_id = Uuid::new_v4();
     let note_id = Uuid::new_v4();
-    push(&api, vec![change(None, client(client_id, "Synthetic Client Two"))]).await;
-    push(&api, vec![change(None, note(note_id, client_id, "v1".into(), false))]).await;
+    push(
+        &api,
+        vec![change(None, client(client_id, "Synthetic Client Two"))],
+    )
+    .await;
+    push(
+        &api,
+        vec![change(None, note(note_id, client_id, "v1".into(), false))],
+    )
+    .await;
     let laptop = note(note_id, client_id, "edited on the laptop".into(), false);
-    assert_eq!(push(&api, vec![change(Some(1), laptop.clone())]).await, vec![ChangeOutcome::Applied { version: 2 }]);
+    assert_eq!(
+        push(&api, vec![change(Some(1), laptop.clone())]).await,
+        vec![ChangeOutcome::Applied { version: 2 }]
+    );
 
     // The tablet still thinks version 1 is current.
-    let tablet = change(Some(1), note(note_id, client_id, "edited on the tablet".into(), false));
+    let tablet = change(
+        Some(1),
+        note(note_id, client_id, "edited on the tablet".into(), false),
+    );
     let outcome = push(&api, vec![tablet.clone()]).await;
-    assert_eq!(outcome, vec![ChangeOutcome::Conflict { server_version: 2, server: laptop.clone() }]);
+    assert_eq!(
+        outcome,
+        vec![ChangeOutcome::Conflict {
+            server_version: 2,
+            server: laptop.clone()
+        }]
+    );
     // A retried conflicting change is answered the same and stored once.
     assert_eq!(push(&api, vec![tablet.clone()]).await, outcome);
     // A create for an id that exists is a conflict too.
-    let recreate = push(&api, vec![change(None, note(note_id, client_id, "again".into(), false))]).await;
-    assert!(matches!(recreate[0], ChangeOutcome::Conflict { server_version: 2, .. }), "{recreate:?}");
+    let recreate = push(
+        &api,
+        vec![change(
+            None,
+            note(note_id, client_id, "again".into(), false),
+        )],
+    )
+    .await;
+    assert!(
+        matches!(
+            recreate[0],
+            ChangeOutcome::Conflict {
+                server_version: 2,
+                ..
+            }
+        ),
+        "{recreate:?}"
+    );
 
     // The server's copy is unchanged, and the tablet's copy is kept aside.
     let detail: ClientDetail = api.get(&routes::client(client_id)).await.unwrap();
@@ -138,7 +214,10 @@ async fn a_stale_edit_is_answered_with_a_conflict_and_both_versions_are_kept() {
     let raw = std::fs::read(dir.path.join("bench.db")).unwrap();
     let wal = std::fs::read(dir.path.join("bench.db-wal")).unwrap_or_default();
     let needle = b"edited on the tablet";
-    assert!(!raw.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle)
+            && !wal.windows(needle.len()).any(|w| w == needle)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -148,27 +227,67 @@ async fn a_signed_note_cannot_change_and_an_oversized_note_is_refused_alone() {
     let api = signed_in(&dir, &server, "chebet").await;
     let client_id = Uuid::new_v4();
     let signed_id = Uuid::new_v4();
-    push(&api, vec![change(None, client(client_id, "Synthetic Client Three"))]).await;
-    push(&api, vec![change(None, note(signed_id, client_id, "final".into(), true))]).await;
+    push(
+        &api,
+        vec![change(None, client(client_id, "Synthetic Client Three"))],
+    )
+    .await;
+    push(
+        &api,
+        vec![change(
+            None,
+            note(signed_id, client_id, "final".into(), true),
+        )],
+    )
+    .await;
 
-    let too_big = note(Uuid::new_v4(), client_id, "a".repeat(MAX_NOTE_BYTES + 1), false);
+    let too_big = note(
+        Uuid::new_v4(),
+        client_id,
+        "a".repeat(MAX_NOTE_BYTES + 1),
+        false,
+    );
     let fine = note(Uuid::new_v4(), client_id, "a short draft".into(), false);
     let outcomes = push(
         &api,
         vec![
-            change(Some(1), note(signed_id, client_id, "altered after signing".into(), true)),
+            change(
+                Some(1),
+                note(signed_id, client_id, "altered after signing".into(), true),
+            ),
             change(None, too_big),
             change(None, fine),
         ],
     )
     .await;
-    assert!(matches!(outcomes[0], ChangeOutcome::Rejected { code: RejectCode::SignedNoteImmutable, .. }), "{outcomes:?}");
-    assert!(matches!(outcomes[1], ChangeOutcome::Rejected { code: RejectCode::TooLarge, .. }), "{outcomes:?}");
+    assert!(
+        matches!(
+            outcomes[0],
+            ChangeOutcome::Rejected {
+                code: RejectCode::SignedNoteImmutable,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(
+            outcomes[1],
+            ChangeOutcome::Rejected {
+                code: RejectCode::TooLarge,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
     assert_eq!(outcomes[2], ChangeOutcome::Applied { version: 1 });
 
     let detail: ClientDetail = api.get(&routes::client(client_id)).await.unwrap();
     assert_eq!(detail.notes.len(), 2);
-    assert!(detail.notes.iter().any(|n| n.id == signed_id && n.body == "final"));
+    assert!(detail
+        .notes
+        .iter()
+        .any(|n| n.id == signed_id && n.body == "final"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,23 +297,56 @@ async fn another_practitioner_can_neither_read_my_client_nor_write_notes_for_the
     let mine = signed_in(&dir, &server, "dedan").await;
     let theirs = signed_in(&dir, &server, "esther").await;
     let client_id = Uuid::new_v4();
-    push(&mine, vec![change(None, client(client_id, "Synthetic Client Four"))]).await;
+    push(
+        &mine,
+        vec![change(None, client(client_id, "Synthetic Client Four"))],
+    )
+    .await;
 
     let read: Answer<ClientDetail> = theirs.get(&routes::client(client_id)).await;
     let unknown: Answer<ClientDetail> = theirs.get(&routes::client(Uuid::new_v4())).await;
     let (status, err) = read.unwrap_err();
     assert_eq!((status, err.code), (404, ErrorCode::NotFound));
-    assert_eq!(unknown.unwrap_err().1, err, "not-yours and not-there look the same");
+    assert_eq!(
+        unknown.unwrap_err().1,
+        err,
+        "not-yours and not-there look the same"
+    );
 
     let list: Vec<ClientSummary> = theirs.get(routes::CLIENTS).await.unwrap();
     assert!(list.is_empty());
     let pulled: PullResponse = theirs.get(routes::SYNC_PULL).await.unwrap();
     assert!(pulled.changes.is_empty());
 
-    let outcome = push(&theirs, vec![change(None, note(Uuid::new_v4(), client_id, "intrusion".into(), false))]).await;
-    assert!(matches!(outcome[0], ChangeOutcome::Rejected { code: RejectCode::Forbidden, .. }), "{outcome:?}");
+    let outcome = push(
+        &theirs,
+        vec![change(
+            None,
+            note(Uuid::new_v4(), client_id, "intrusion".into(), false),
+        )],
+    )
+    .await;
+    assert!(
+        matches!(
+            outcome[0],
+            ChangeOutcome::Rejected {
+                code: RejectCode::Forbidden,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
     let edit = push(&theirs, vec![change(Some(1), client(client_id, "Renamed"))]).await;
-    assert!(matches!(edit[0], ChangeOutcome::Rejected { code: RejectCode::Forbidden, .. }), "{edit:?}");
+    assert!(
+        matches!(
+            edit[0],
+            ChangeOutcome::Rejected {
+                code: RejectCode::Forbidden,
+                ..
+            }
+        ),
+        "{edit:?}"
+    );
 
     let detail: ClientDetail = mine.get(&routes::client(client_id)).await.unwrap();
     assert!(detail.notes.is_empty());
@@ -206,15 +358,20 @@ async fn malformed_json_is_a_400_with_an_api_error_and_changes_nothing() {
     let dir = DataDir::init();
     let server = Server::start(&dir);
     let api = signed_in(&dir, &server, "faith").await;
-    let bad: Answer<PushResponse> = api.post_raw(routes::SYNC_PUSH, "{\"changes\": [ {\"oops\"").await;
+    let bad: Answer<PushResponse> = api
+        .post_raw(routes::SYNC_PUSH, "{\"changes\": [ {\"oops\"")
+        .await;
     let (status, err) = bad.unwrap_err();
     assert_eq!((status, err.code), (400, ErrorCode::BadRequest));
-    let wrong_shape: Answer<PushResponse> = api.post_raw(routes::SYNC_PUSH, "{\"changes\": 7}").await;
+    let wrong_shape: Answer<PushResponse> =
+        api.post_raw(routes::SYNC_PUSH, "{\"changes\": 7}").await;
     assert_eq!(wrong_shape.unwrap_err().0, 400);
     let pulled: PullResponse = api.get(routes::SYNC_PULL).await.unwrap();
     assert!(pulled.changes.is_empty());
 
     let no_session = server.client();
-    let refused: Answer<PushResponse> = no_session.post(routes::SYNC_PUSH, &PushRequest { changes: vec![] }).await;
+    let refused: Answer<PushResponse> = no_session
+        .post(routes::SYNC_PUSH, &PushRequest { changes: vec![] })
+        .await;
     assert_eq!(refused.unwrap_err().1.code, ErrorCode::SessionExpired);
 }

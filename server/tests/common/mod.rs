@@ -12,7 +12,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bench_protocol::api::{routes, ApiError, LoginRequest, LoginResponse, SessionInfo, TotpRequest};
+use bench_protocol::api::{
+    routes, ApiError, LoginRequest, LoginResponse, SessionInfo, TotpRequest,
+};
 use uuid::Uuid;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_bench-server");
@@ -21,7 +23,9 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub fn bench(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("BENCH_SESSION_IDLE_SECS").env_remove("BENCH_SESSION_MAX_SECS");
+    cmd.args(args)
+        .env_remove("BENCH_SESSION_IDLE_SECS")
+        .env_remove("BENCH_SESSION_MAX_SECS");
     cmd
 }
 
@@ -58,7 +62,10 @@ impl DataDir {
     pub fn init() -> DataDir {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("data");
-        let (ok, out, err) = run(&["init", "--demo", "--data-dir", path.to_str().unwrap()], None);
+        let (ok, out, err) = run(
+            &["init", "--demo", "--data-dir", path.to_str().unwrap()],
+            None,
+        );
         assert!(ok, "init failed: {out}\n{err}");
         let demo_password = out
             .lines()
@@ -66,7 +73,11 @@ impl DataDir {
             .and_then(|rest| rest.split_whitespace().next())
             .expect("init prints the password")
             .to_string();
-        DataDir { tmp, path, demo_password }
+        DataDir {
+            tmp,
+            path,
+            demo_password,
+        }
     }
 
     pub fn arg(&self) -> &str {
@@ -77,8 +88,17 @@ impl DataDir {
     pub fn add_user(&self, username: &str, with_totp: bool) -> (String, Option<String>) {
         let password = format!("pw-{}", Uuid::new_v4().simple());
         let mut args = vec![
-            "user", "add", "--data-dir", self.arg(), "--username", username, "--display-name",
-            "Synthetic Practitioner", "--role", "solo_practitioner", "--password-stdin",
+            "user",
+            "add",
+            "--data-dir",
+            self.arg(),
+            "--username",
+            username,
+            "--display-name",
+            "Synthetic Practitioner",
+            "--role",
+            "solo_practitioner",
+            "--password-stdin",
         ];
         if with_totp {
             args.push("--with-totp");
@@ -109,14 +129,21 @@ impl Server {
     }
 
     pub fn start_with_env(dir: &DataDir, env: &[(&str, &str)]) -> Server {
-        let stderr_path = dir.tmp.path().join(format!("server-{}.log", Uuid::new_v4().simple()));
+        let stderr_path = dir
+            .tmp
+            .path()
+            .join(format!("server-{}.log", Uuid::new_v4().simple()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = bench(&["serve", "--data-dir", dir.arg(), "--listen", "127.0.0.1:0"]);
         cmd.env("RUST_LOG", "debug");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn serve");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn serve");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -130,7 +157,10 @@ impl Server {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not start: {}", std::fs::read_to_string(&stderr_path).unwrap_or_default());
+                panic!(
+                    "server did not start: {}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
             }
         };
         let port = addr.rsplit(':').next().unwrap().parse().unwrap();
@@ -156,7 +186,9 @@ impl Server {
     /// waits for exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -170,7 +202,11 @@ impl Server {
     }
 
     pub fn client(&self) -> Api {
-        Api { http: tls13_client(&self.ca), server: self.base.clone(), token: None }
+        Api {
+            http: tls13_client(&self.ca),
+            server: self.base.clone(),
+            token: None,
+        }
     }
 }
 
@@ -190,11 +226,13 @@ pub fn tls13_client(ca: &Path) -> reqwest::Client {
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
         .timeout(Duration::from_secs(120))
@@ -239,19 +277,30 @@ impl Api {
         r
     }
 
-    pub async fn send<T: serde::de::DeserializeOwned>(&self, r: reqwest::RequestBuilder) -> Answer<T> {
+    pub async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        r: reqwest::RequestBuilder,
+    ) -> Answer<T> {
         let res = r.send().await.expect("request reaches the server");
         let status = res.status().as_u16();
         assert_eq!(
-            res.headers().get("strict-transport-security").and_then(|v| v.to_str().ok()),
+            res.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
             Some("max-age=31536000"),
             "every response carries HSTS"
         );
         let bytes = res.bytes().await.unwrap();
         if (200..300).contains(&status) {
-            Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("bad body {e}: {}", String::from_utf8_lossy(&bytes))))
+            Ok(serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("bad body {e}: {}", String::from_utf8_lossy(&bytes))))
         } else {
-            Err((status, serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("bad error body {e}: {}", String::from_utf8_lossy(&bytes)))))
+            Err((
+                status,
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!("bad error body {e}: {}", String::from_utf8_lossy(&bytes))
+                }),
+            ))
         }
     }
 
@@ -259,13 +308,26 @@ impl Api {
         self.send(self.req(reqwest::Method::GET, path)).await
     }
 
-    pub async fn post<T: serde::de::DeserializeOwned, B: serde::Serialize>(&self, path: &str, body: &B) -> Answer<T> {
-        self.send(self.req(reqwest::Method::POST, path).json(body)).await
+    pub async fn post<T: serde::de::DeserializeOwned, B: serde::Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Answer<T> {
+        self.send(self.req(reqwest::Method::POST, path).json(body))
+            .await
     }
 
-    pub async fn post_raw<T: serde::de::DeserializeOwned>(&self, path: &str, body: &'static str) -> Answer<T> {
-        self.send(self.req(reqwest::Method::POST, path).header("content-type", "application/json").body(body))
-            .await
+    pub async fn post_raw<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &'static str,
+    ) -> Answer<T> {
+        self.send(
+            self.req(reqwest::Method::POST, path)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Answer<LoginResponse> {
@@ -280,12 +342,22 @@ impl Api {
 
     /// Full sign-in for an enrolled account, with a code from oathtool.
     pub async fn sign_in(&mut self, username: &str, password: &str, secret: &str) -> SessionInfo {
-        let challenge = match self.login(username, password).await.expect("password accepted") {
+        let challenge = match self
+            .login(username, password)
+            .await
+            .expect("password accepted")
+        {
             LoginResponse::TotpRequired { challenge } => challenge,
             other => panic!("expected a TOTP challenge, got {other:?}"),
         };
         let session: SessionInfo = self
-            .post(routes::TOTP, &TotpRequest { challenge, code: oathtool(secret) })
+            .post(
+                routes::TOTP,
+                &TotpRequest {
+                    challenge,
+                    code: oathtool(secret),
+                },
+            )
             .await
             .expect("code accepted");
         self.token = Some(session.token.clone());
