@@ -42,7 +42,9 @@ fn main() {
     }
 
     let manifest = tauri_build::AppManifest::new().commands(COMMANDS);
-    if let Err(error) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
+    if let Err(error) =
+        tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+    {
         eprintln!("error: tauri-build failed: {error:#}");
         std::process::exit(1);
     }

@@ -43,13 +43,17 @@ pub async fn sign_in(
     username: String,
     password: String,
 ) -> Answer<AppState> {
-    core.sign_in(&username, &password).await.map_err(refused("sign_in"))
+    core.sign_in(&username, &password)
+        .await
+        .map_err(refused("sign_in"))
 }
 
 /// Second step of sign-in, or enrolment: a TOTP code.
 #[tauri::command]
 pub async fn submit_code(core: State<'_, SharedCore>, code: String) -> Answer<AppState> {
-    core.submit_code(&code).await.map_err(refused("submit_code"))
+    core.submit_code(&code)
+        .await
+        .map_err(refused("submit_code"))
 }
 
 /// Unlocks after an idle lock.

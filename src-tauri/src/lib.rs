@@ -92,5 +92,90 @@ fn focus_main_window(app: &tauri::AppHandle) {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use bench_protocol::desktop::commands as c;
+    use serde_json::Value;
+
+    /// Every command in the contract, in the order the protocol lists them.
+    const CONTRACT: [&str; 14] = [
+        c::APP_STATE,
+        c::SIGN_IN,
+        c::SUBMIT_CODE,
+        c::UNLOCK,
+        c::LOCK,
+        c::SIGN_OUT,
+        c::ACTIVITY,
+        c::LIST_CLIENTS,
+        c::ADD_CLIENT,
+        c::OPEN_CLIENT,
+        c::SAVE_DRAFT,
+        c::SIGN_NOTE,
+        c::SYNC_NOW,
+        c::SYNC_STATUS,
+    ];
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).expect("valid JSON")
+    }
+
+    #[test]
+    fn the_main_window_may_call_our_commands_and_listen_to_events_and_nothing_else() {
+        let capability = json(include_str!("../../capabilities/default.json"));
+        let mut granted: Vec<String> = capability["permissions"]
+            .as_array()
+            .expect("a permission list")
+            .iter()
+            .map(|p| p.as_str().expect("plain permission names").to_owned())
+            .collect();
+        granted.sort();
+
+        let mut expected: Vec<String> = CONTRACT
+            .iter()
+            .map(|cmd| format!("allow-{}", cmd.replace('_', "-")))
+            .collect();
+        expected.push("core:event:default".into());
+        expected.sort();
+
+        assert_eq!(granted, expected);
+        assert_eq!(capability["windows"], json(r#"["main"]"#));
+    }
+
+    #[test]
+    fn build_script_declares_every_contract_command_so_undeclared_ones_are_refused() {
+        let build = include_str!("../build.rs");
+        for cmd in CONTRACT {
+            assert!(
+                build.contains(&format!("\"{cmd}\"")),
+                "build.rs does not declare {cmd}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_loads_only_the_bundled_ui_under_a_strict_csp() {
+        let config = json(include_str!("../../tauri.conf.json"));
+        assert!(
+            config["build"].get("devUrl").is_none(),
+            "a devUrl would load a remote page"
+        );
+        assert_eq!(config["app"]["withGlobalTauri"], true);
+        assert_eq!(config["app"]["security"]["freezePrototype"], true);
+        assert_eq!(config["app"]["windows"][0]["incognito"], true);
+
+        let csp = config["app"]["security"]["csp"]
+            .as_str()
+            .expect("a CSP string");
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(!csp.contains("'unsafe-eval'"));
+        assert!(csp.contains("style-src 'self';"));
+        assert!(csp.contains("object-src 'none'"));
+        assert!(csp.contains("frame-src 'none'"));
+    }
 }

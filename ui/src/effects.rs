@@ -11,8 +11,8 @@ use uuid::Uuid;
 use yew::platform::spawn_local;
 use yew::{UseReducerDispatcher, UseReducerHandle};
 
-use crate::ipc;
 use crate::state::{Action, ClientAction, ClientsAction, Model, ShellAction};
+use crate::{dates, ipc};
 
 /// The UI state as the components share it.
 pub type Store = UseReducerHandle<Model>;
@@ -79,8 +79,11 @@ pub fn load_clients(dispatch: &Dispatch, query: String) {
         {
             let query = query.clone();
             async move {
-                ipc::invoke::<_, Vec<ClientListItem>>(commands::LIST_CLIENTS, &ListClients { query: &query })
-                    .await
+                ipc::invoke::<_, Vec<ClientListItem>>(
+                    commands::LIST_CLIENTS,
+                    &ListClients { query: &query },
+                )
+                .await
             }
         },
         move |items, dispatch| {
@@ -101,7 +104,10 @@ pub fn open_client(dispatch: &Dispatch, client_id: Uuid) {
         dispatch,
         async move { fetch_client(client_id).await },
         |view, dispatch| {
-            dispatch.dispatch(Action::Client(ClientAction::Opened(view)));
+            dispatch.dispatch(Action::Client(ClientAction::Opened {
+                view,
+                today: dates::today(),
+            }));
         },
     );
 }

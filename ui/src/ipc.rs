@@ -50,7 +50,10 @@ where
 {
     let handler = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         let payload = js_sys::Reflect::get(&event, &JsValue::from_str("payload"));
-        if let Some(payload) = payload.ok().and_then(|p| serde_wasm_bindgen::from_value(p).ok()) {
+        if let Some(payload) = payload
+            .ok()
+            .and_then(|p| serde_wasm_bindgen::from_value(p).ok())
+        {
             on_payload(payload);
         }
     });
@@ -66,8 +69,13 @@ fn shell_error(raw: JsValue) -> ShellError {
     if let Ok(error) = serde_wasm_bindgen::from_value::<ShellError>(raw.clone()) {
         return error;
     }
-    let message = raw.as_string().unwrap_or_else(|| "The app did not answer.".into());
-    ShellError { kind: ShellErrorKind::Other, message }
+    let message = raw
+        .as_string()
+        .unwrap_or_else(|| "The app did not answer.".into());
+    ShellError {
+        kind: ShellErrorKind::Other,
+        message,
+    }
 }
 
 fn ui_bug(cmd: &str) -> ShellError {

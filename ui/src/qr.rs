@@ -35,10 +35,12 @@ mod tests {
         let m = matrix("otpauth://totp/Bench:synthetic?secret=JBSWY3DPEHPK3PXP&issuer=Bench")
             .expect("fits");
         assert!(m.width >= 21);
-        // Finder patterns are dark at three corners.
-        assert!(m.dark.contains(&(0, 0)));
-        assert!(m.dark.contains(&(m.width - 1, 0)));
-        assert!(m.dark.contains(&(0, m.width - 1)));
-        assert!(!m.dark.contains(&(m.width - 1, m.width - 1)));
+        // Finder patterns: a dark ring, a light ring, a dark centre, at
+        // three corners.
+        for (cx, cy) in [(0, 0), (m.width - 7, 0), (0, m.width - 7)] {
+            assert!(m.dark.contains(&(cx, cy)));
+            assert!(!m.dark.contains(&(cx + 1, cy + 1)));
+            assert!(m.dark.contains(&(cx + 3, cy + 3)));
+        }
     }
 }

@@ -13,8 +13,6 @@ use bench_protocol::desktop::{
 use uuid::Uuid;
 use yew::Reducible;
 
-use crate::dates;
-
 /// The whole UI state. No `Debug`: it holds clinical text while unlocked.
 #[derive(Clone, Default, PartialEq)]
 pub struct Model {
@@ -71,9 +69,13 @@ pub struct Editor {
 }
 
 impl Editor {
-    /// A new note dated today.
-    pub fn new_note() -> Self {
-        Editor { note_id: None, session_date: dates::today(), body: String::new() }
+    /// A new note dated `today`.
+    pub fn new_note(today: String) -> Self {
+        Editor {
+            note_id: None,
+            session_date: today,
+            body: String::new(),
+        }
     }
 }
 
@@ -118,14 +120,23 @@ pub enum ClientsAction {
     ShowAddForm(bool),
 }
 
-/// Changes on an open client.
+/// Changes on an open client. Actions that start a new note carry today's
+/// date, so the reducer never reads a clock.
 pub enum ClientAction {
     /// A client (or a fresh copy of the open one) arrived.
-    Opened(ClientView),
+    Opened {
+        /// The client with their notes.
+        view: ClientView,
+        /// For the editor, when this opens a different client.
+        today: String,
+    },
     /// Back to the list.
     Back,
     /// Start a new note in the editor.
-    NewNote,
+    NewNote {
+        /// Its date.
+        today: String,
+    },
     /// Load a draft into the editor.
     EditNote(Uuid),
     /// The editor's date changed.
@@ -135,7 +146,10 @@ pub enum ClientAction {
     /// A draft was saved: keep editing that note.
     Saved(NoteView),
     /// A note was signed: the editor starts over.
-    Signed,
+    Signed {
+        /// The new note's date.
+        today: String,
+    },
 }
 
 impl Reducible for Model {
@@ -217,7 +231,7 @@ impl Model {
             return;
         }
         match action {
-            ClientAction::Opened(view) => self.open(view),
+            ClientAction::Opened { view, today } => self.open(view, today),
             ClientAction::Back => self.clinical = Some(Clinical::Clients(ClientsScreen::default())),
             action => {
                 let Some(Clinical::Client(screen)) = self.clinical.as_mut() else {
@@ -228,14 +242,16 @@ impl Model {
         }
     }
 
-    fn open(&mut self, view: ClientView) {
+    fn open(&mut self, view: ClientView, today: String) {
         match self.clinical.as_mut() {
             Some(Clinical::Client(screen)) if screen.view.client.id == view.client.id => {
                 screen.view = view;
             }
             _ => {
-                self.clinical =
-                    Some(Clinical::Client(ClientScreen { view, editor: Editor::new_note() }));
+                self.clinical = Some(Clinical::Client(ClientScreen {
+                    view,
+                    editor: Editor::new_note(today),
+                }));
             }
         }
     }
@@ -244,7 +260,9 @@ impl Model {
 impl ClientScreen {
     fn edit(&mut self, action: ClientAction) {
         match action {
-            ClientAction::NewNote | ClientAction::Signed => self.editor = Editor::new_note(),
+            ClientAction::NewNote { today } | ClientAction::Signed { today } => {
+                self.editor = Editor::new_note(today)
+            }
             ClientAction::EditNote(id) => {
                 if let Some(found) = self.view.notes.iter().find(|n| n.note.id == id) {
                     self.editor = Editor {
@@ -257,7 +275,7 @@ impl ClientScreen {
             ClientAction::EditorDate(date) => self.editor.session_date = date,
             ClientAction::EditorBody(body) => self.editor.body = body,
             ClientAction::Saved(saved) => self.editor.note_id = Some(saved.note.id),
-            ClientAction::Opened(_) | ClientAction::Back => {}
+            ClientAction::Opened { .. } | ClientAction::Back => {}
         }
     }
 }
@@ -271,7 +289,11 @@ pub fn sync_text(status: &SyncStatus) -> String {
         SyncStatus::Offline { pending } => format!("Offline · {pending} waiting"),
         SyncStatus::SignInRequired { pending } => format!("Sign in to sync · {pending} waiting"),
         SyncStatus::Conflict { conflicts, pending } => {
-            let noun = if conflicts == 1 { "conflict" } else { "conflicts" };
+            let noun = if conflicts == 1 {
+                "conflict"
+            } else {
+                "conflicts"
+            };
             format!("{conflicts} {noun} · {pending} waiting")
         }
     }
@@ -295,8 +317,9 @@ mod tests {
     }
 
     fn open_client_model() -> Rc<Model> {
-        let model = Rc::new(Model::default()).reduce(Action::Shell(ShellAction::AppState(unlocked())));
-        model.reduce(Action::Client(ClientAction::Opened(ClientView {
+        let model =
+            Rc::new(Model::default()).reduce(Action::Shell(ShellAction::AppState(unlocked())));
+        let view = ClientView {
             client: ClientRecord {
                 id: Uuid::nil(),
                 full_name: "Synthetic Client".into(),
@@ -305,13 +328,18 @@ mod tests {
                 created_at: "2026-01-01T00:00:00Z".into(),
             },
             notes: vec![],
-        })))
+        };
+        model.reduce(Action::Client(ClientAction::Opened {
+            view,
+            today: "2026-01-02".into(),
+        }))
     }
 
     #[test]
     fn locking_drops_every_clinical_detail() {
-        let model = open_client_model()
-            .reduce(Action::Client(ClientAction::EditorBody("synthetic note text".into())));
+        let model = open_client_model().reduce(Action::Client(ClientAction::EditorBody(
+            "synthetic note text".into(),
+        )));
         assert!(model.clinical.is_some());
 
         let locked = model.reduce(Action::Shell(ShellAction::AppState(AppState::Locked {
@@ -323,9 +351,10 @@ mod tests {
 
     #[test]
     fn an_answer_arriving_after_lock_is_dropped() {
-        let locked = open_client_model().reduce(Action::Shell(ShellAction::AppState(
-            AppState::Locked { username: "p.synthetic".into() },
-        )));
+        let locked =
+            open_client_model().reduce(Action::Shell(ShellAction::AppState(AppState::Locked {
+                username: "p.synthetic".into(),
+            })));
         let late = locked.reduce(Action::Clients(ClientsAction::Loaded {
             query: String::new(),
             items: vec![],
@@ -344,8 +373,13 @@ mod tests {
         let model = Rc::new(Model::default())
             .reduce(Action::Shell(ShellAction::AppState(unlocked())))
             .reduce(Action::Clients(ClientsAction::Query("wa".into())))
-            .reduce(Action::Clients(ClientsAction::Loaded { query: "w".into(), items: vec![] }));
-        let Some(Clinical::Clients(screen)) = &model.clinical else { panic!("not on the list") };
+            .reduce(Action::Clients(ClientsAction::Loaded {
+                query: "w".into(),
+                items: vec![],
+            }));
+        let Some(Clinical::Clients(screen)) = &model.clinical else {
+            panic!("not on the list")
+        };
         assert_eq!(screen.query, "wa");
     }
 
@@ -354,17 +388,26 @@ mod tests {
         assert_eq!(sync_text(&SyncStatus::Synced), "Synced");
         assert_eq!(sync_text(&SyncStatus::Waiting { pending: 3 }), "3 waiting");
         assert_eq!(sync_text(&SyncStatus::Offline { pending: 0 }), "Offline");
-        assert_eq!(sync_text(&SyncStatus::Offline { pending: 2 }), "Offline · 2 waiting");
+        assert_eq!(
+            sync_text(&SyncStatus::Offline { pending: 2 }),
+            "Offline · 2 waiting"
+        );
         assert_eq!(
             sync_text(&SyncStatus::SignInRequired { pending: 1 }),
             "Sign in to sync · 1 waiting"
         );
         assert_eq!(
-            sync_text(&SyncStatus::Conflict { conflicts: 1, pending: 0 }),
+            sync_text(&SyncStatus::Conflict {
+                conflicts: 1,
+                pending: 0
+            }),
             "1 conflict · 0 waiting"
         );
         assert_eq!(
-            sync_text(&SyncStatus::Conflict { conflicts: 2, pending: 4 }),
+            sync_text(&SyncStatus::Conflict {
+                conflicts: 2,
+                pending: 4
+            }),
             "2 conflicts · 4 waiting"
         );
     }

@@ -27,7 +27,10 @@ pub fn App() -> Html {
         Some(AppState::AwaitingCode { username }) => {
             html! { <CodeEntry username={username.clone()} otpauth_uri={None::<AttrValue>} /> }
         }
-        Some(AppState::AwaitingEnrolment { username, otpauth_uri }) => html! {
+        Some(AppState::AwaitingEnrolment {
+            username,
+            otpauth_uri,
+        }) => html! {
             <CodeEntry username={username.clone()} otpauth_uri={Some(AttrValue::from(otpauth_uri.clone()))} />
         },
         Some(AppState::Locked { username }) => html! {

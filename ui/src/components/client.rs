@@ -4,6 +4,7 @@ use yew::prelude::*;
 
 use super::note_editor::NoteEditor;
 use super::note_item::NoteItem;
+use crate::dates;
 use crate::effects::Store;
 use crate::state::{Action, ClientAction, Clinical};
 
@@ -24,7 +25,9 @@ pub fn ClientPage() -> Html {
     let new_note = {
         let dispatch = dispatch.clone();
         Callback::from(move |_: MouseEvent| {
-            dispatch.dispatch(Action::Client(ClientAction::NewNote))
+            dispatch.dispatch(Action::Client(ClientAction::NewNote {
+                today: dates::today(),
+            }))
         })
     };
 

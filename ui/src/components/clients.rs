@@ -9,7 +9,7 @@ use yew::prelude::*;
 use crate::effects::{self, Store};
 use crate::hooks::use_autofocus;
 use crate::ipc;
-use crate::state::{Action, Clinical, ClientsAction};
+use crate::state::{Action, ClientsAction, Clinical};
 
 /// The client list.
 #[function_component]

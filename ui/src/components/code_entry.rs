@@ -39,7 +39,9 @@ pub fn CodeEntry(props: &CodeEntryProps) -> Html {
             let Some(field) = code.cast::<HtmlInputElement>() else {
                 return;
             };
-            let args = CodeArgs { code: field.value().trim().to_owned() };
+            let args = CodeArgs {
+                code: field.value().trim().to_owned(),
+            };
             field.set_value("");
             effects::run(
                 &dispatch,
@@ -63,7 +65,11 @@ pub fn CodeEntry(props: &CodeEntryProps) -> Html {
         }
     });
 
-    let title = if props.otpauth_uri.is_some() { "Set up two-step sign-in" } else { "Enter your code" };
+    let title = if props.otpauth_uri.is_some() {
+        "Set up two-step sign-in"
+    } else {
+        "Enter your code"
+    };
 
     html! {
         <main class="card code-entry">

@@ -64,8 +64,10 @@ pub fn Header() -> Html {
 fn state_command(dispatch: &effects::Dispatch, command: &'static str) -> Callback<MouseEvent> {
     let dispatch = dispatch.clone();
     Callback::from(move |_: MouseEvent| {
-        effects::run(&dispatch, ipc::invoke0::<AppState>(command), |state, dispatch| {
-            effects::app_state(dispatch, state)
-        });
+        effects::run(
+            &dispatch,
+            ipc::invoke0::<AppState>(command),
+            |state, dispatch| effects::app_state(dispatch, state),
+        );
     })
 }

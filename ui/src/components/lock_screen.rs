@@ -35,7 +35,9 @@ pub fn LockScreen(props: &LockScreenProps) -> Html {
             let Some(field) = password.cast::<HtmlInputElement>() else {
                 return;
             };
-            let args = UnlockArgs { password: field.value() };
+            let args = UnlockArgs {
+                password: field.value(),
+            };
             field.set_value("");
             effects::run(
                 &dispatch,

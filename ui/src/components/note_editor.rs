@@ -7,8 +7,8 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::effects::{self, Store};
-use crate::ipc;
 use crate::state::{Action, ClientAction, Clinical};
+use crate::{dates, ipc};
 
 /// Properties of [`NoteEditor`].
 #[derive(Properties, PartialEq)]
@@ -56,23 +56,31 @@ pub fn NoteEditor(props: &NoteEditorProps) -> Html {
         let draft = draft.clone();
         move || {
             let client_id = draft.client_id;
-            let args = SaveDraftArgs { draft: draft.clone() };
+            let args = SaveDraftArgs {
+                draft: draft.clone(),
+            };
             effects::run(
                 &dispatch,
                 async move {
                     let saved: NoteView = ipc::invoke(commands::SAVE_DRAFT, &args).await?;
                     if then == Then::Sign {
-                        let args = SignNoteArgs { note_id: saved.note.id };
+                        let args = SignNoteArgs {
+                            note_id: saved.note.id,
+                        };
                         ipc::invoke::<_, NoteView>(commands::SIGN_NOTE, &args).await?;
                     }
                     let view = effects::fetch_client(client_id).await?;
                     Ok((saved, view))
                 },
                 move |(saved, view), dispatch| {
-                    dispatch.dispatch(Action::Client(ClientAction::Opened(view)));
+                    let today = dates::today();
+                    dispatch.dispatch(Action::Client(ClientAction::Opened {
+                        view,
+                        today: today.clone(),
+                    }));
                     let next = match then {
                         Then::KeepEditing => ClientAction::Saved(saved),
-                        Then::Sign => ClientAction::Signed,
+                        Then::Sign => ClientAction::Signed { today },
                     };
                     dispatch.dispatch(Action::Client(next));
                 },
@@ -106,7 +114,11 @@ pub fn NoteEditor(props: &NoteEditorProps) -> Html {
         })
     };
 
-    let heading = if editor.note_id.is_some() { "Edit draft" } else { "New session note" };
+    let heading = if editor.note_id.is_some() {
+        "Edit draft"
+    } else {
+        "New session note"
+    };
 
     html! {
         <form class="card note-editor" {onsubmit}>

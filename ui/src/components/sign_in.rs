@@ -35,12 +35,16 @@ pub fn SignIn(props: &SignInProps) -> Html {
         let password = password.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
-            let (Some(user_field), Some(password_field)) =
-                (username.cast::<HtmlInputElement>(), password.cast::<HtmlInputElement>())
-            else {
+            let (Some(user_field), Some(password_field)) = (
+                username.cast::<HtmlInputElement>(),
+                password.cast::<HtmlInputElement>(),
+            ) else {
                 return;
             };
-            let args = SignInArgs { username: user_field.value(), password: password_field.value() };
+            let args = SignInArgs {
+                username: user_field.value(),
+                password: password_field.value(),
+            };
             // The password leaves the page now; it does not stay in the field.
             password_field.set_value("");
             effects::run(

@@ -22,8 +22,10 @@ pub fn use_shell_events(dispatch: Dispatch) {
             let dispatch = dispatch.clone();
             spawn_local(async move {
                 let on_state = dispatch.clone();
-                ipc::listen("app-state", move |state: AppState| effects::app_state(&on_state, state))
-                    .await;
+                ipc::listen("app-state", move |state: AppState| {
+                    effects::app_state(&on_state, state)
+                })
+                .await;
                 let on_sync = dispatch.clone();
                 ipc::listen("sync-status", move |status: SyncStatus| {
                     on_sync.dispatch(Action::Shell(ShellAction::Sync(status)));
