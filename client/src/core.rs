@@ -213,6 +213,9 @@ impl Core {
                     .into(),
             ));
         }
+        // Limitation: offline, only Argon2's cost slows password guessing;
+        // there is no attempt counter. Fix: a wrong-attempt counter in the
+        // key header with growing delays (tamper-evident via the keyring).
         let vault = self.open_vault_blocking(&username, password, false).await?;
         let practitioner = stored_practitioner(&vault, &username)?;
 
@@ -261,6 +264,12 @@ impl Core {
         let token = Zeroizing::new(session_info.token.clone());
         drop(Zeroizing::new(session_info.token));
 
+        // Limitation: the vault's keys stay wrapped under the password used
+        // when this device first signed in. After a password change on the
+        // server, the new password passes the server but does not open the
+        // vault here (a clear BadCredentials). Fix: on a successful online
+        // sign-in whose password fails locally, ask once for the old
+        // password and re-wrap the data keys under the new one.
         let vault_exists = keys::header_path(&self.config.vault_path(&username)).exists();
         let vault = self
             .open_vault_blocking(&username, &password, !vault_exists)

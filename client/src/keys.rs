@@ -123,7 +123,9 @@ impl KdfParams {
     };
 
     /// Cheap parameters that keep unit and integration tests fast. Never
-    /// chosen by the product: only [`crate::Core::with_parts`] accepts it.
+    /// chosen by the product: [`crate::Core::new`] always uses
+    /// [`KdfParams::PRODUCTION`]; only tests pass this to
+    /// [`crate::Core::with_parts`].
     pub const FAST_INSECURE_FOR_TESTS: KdfParams = KdfParams {
         m_cost_kib: 64,
         t_cost: 1,

@@ -10,6 +10,15 @@
 //! - [`sync`]: the TLS 1.3-only API client, the outbox and pull cursor.
 //! - [`Core`]: the facade the Tauri shell calls.
 //!
+//! Data flows: the shell calls [`Core`]; writes go into the vault and its
+//! outbox in one transaction; [`Core::sync_now`] pushes the outbox through
+//! [`sync::ApiClient`] and pulls the server's change feed back into the
+//! vault.
+//!
+//! Not here: any window, timer or thread of its own. The shell decides when
+//! to call [`Core::check_idle`] and [`Core::sync_now`]. No record is ever
+//! deleted on this device.
+//!
 //! The core never logs names, note text, passwords, codes or keys.
 
 #![forbid(unsafe_code)]

@@ -672,6 +672,11 @@ fn write_note(
 /// A record in conflict is resolved by saving it again: the saved version
 /// goes to the server as a change against the server's version, and the
 /// stored server copy is dropped.
+// Limitation: "keep mine" (save again) is the only resolution; there is no
+// "take the server's version" action yet. Fix: a Core method that writes
+// the conflict copy over the local record and clears the conflict row.
+// A signed note in conflict cannot be saved again at all, so it stays in
+// conflict until that method exists.
 fn queue_change(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<(), CoreError> {
     let id_text = id.to_string();
     let existing: Option<bool> = conn
