@@ -29,8 +29,15 @@ impl Api {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-        let http = reqwest::Client::builder().use_preconfigured_tls(tls).build().unwrap();
-        Api { http, base: server.url.clone(), token: None }
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap();
+        Api {
+            http,
+            base: server.url.clone(),
+            token: None,
+        }
     }
 
     /// Signs in with password and a fresh code from `oathtool`.
@@ -50,8 +57,9 @@ impl Api {
             panic!("expected a TOTP challenge for an enrolled account, got {login:?}");
         };
         let code = account.codes.fresh_code(&account.totp_secret);
-        let session: SessionInfo =
-            self.post_json(routes::TOTP, &TotpRequest { challenge, code }).await;
+        let session: SessionInfo = self
+            .post_json(routes::TOTP, &TotpRequest { challenge, code })
+            .await;
         self.token = Some(session.token.clone());
         session
     }

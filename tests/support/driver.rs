@@ -28,16 +28,23 @@ impl TauriDriver {
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new("tauri-driver");
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         for (k, v) in env {
             cmd.env(k, v);
         }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("tauri-driver is installed (scripts/bootstrap.sh)");
+        let child = cmd
+            .spawn()
+            .expect("tauri-driver is installed (scripts/bootstrap.sh)");
         crate::wait_for("tauri-driver to listen", Duration::from_secs(30), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
@@ -107,14 +114,27 @@ pub async fn type_into(c: &Client, css: &str, text: &str) {
 
 /// Clicks an element once it is there.
 pub async fn click(c: &Client, css: &str) {
-    find(c, css).await.click().await.unwrap_or_else(|e| panic!("could not click {css}: {e}"));
+    find(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("could not click {css}: {e}"));
 }
 
-/// Saves a screenshot of the window as PNG under `dir`.
-pub async fn screenshot(c: &Client, dir: &Path, name: &str) {
-    // Yew renders asynchronously; give the frame a moment to paint.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let png = c.screenshot().await.unwrap();
+/// Saves a screenshot of the screen (the app's window under Xvfb) as PNG
+/// under `dir`.
+///
+/// Taken with ImageMagick's `import` from the X display rather than over
+/// WebDriver: WebKitWebDriver's screenshot command was seen to hang on a
+/// busy machine, and the X capture shows exactly what a person would see.
+pub async fn screenshot(dir: &Path, name: &str) {
+    // Yew renders asynchronously and WebKit paints after that.
+    tokio::time::sleep(Duration::from_millis(750)).await;
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
+    let status = Command::new("import")
+        .args(["-window", "root"])
+        .arg(dir.join(name))
+        .status()
+        .expect("ImageMagick's import is installed (scripts/bootstrap.sh)");
+    assert!(status.success(), "screenshot {name} failed");
 }

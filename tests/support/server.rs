@@ -57,7 +57,14 @@ impl TestServer {
         let url = client_json["server_url"].as_str().unwrap().to_string();
         let ca_pem = PathBuf::from(client_json["ca_cert_path"].as_str().unwrap());
         assert_eq!(url, format!("https://127.0.0.1:{port}"));
-        TestServer { _dir: dir, data_dir, url, ca_pem, port, child: None }
+        TestServer {
+            _dir: dir,
+            data_dir,
+            url,
+            ca_pem,
+            port,
+            child: None,
+        }
     }
 
     /// A data folder set up and a server running on it.
@@ -127,17 +134,42 @@ impl TestServer {
         let mut cmd = Command::new(built_binary("bench-server"));
         cmd.args(["user", "add", "--data-dir"])
             .arg(&self.data_dir)
-            .args(["--username", username, "--display-name", display_name, "--role", role])
+            .args([
+                "--username",
+                username,
+                "--display-name",
+                display_name,
+                "--role",
+                role,
+            ])
             .arg("--password-stdin");
         if with_totp {
             cmd.arg("--with-totp");
         }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8(out.stdout).unwrap();
-        let totp_secret = if with_totp { totp::secret_from_output(&stdout) } else { String::new() };
+        let totp_secret = if with_totp {
+            totp::secret_from_output(&stdout)
+        } else {
+            String::new()
+        };
         TestAccount {
             username: username.to_string(),
             password,
@@ -169,10 +201,18 @@ impl Drop for TestServer {
 
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn random_password() -> String {
     // Synthetic, per test; long enough for any password policy.
-    format!("test-{}-{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "test-{}-{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }

@@ -8,7 +8,11 @@ pub const STEP_SECS: u64 = 30;
 
 /// The current 30-second step number.
 pub fn current_step() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() / STEP_SECS
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / STEP_SECS
 }
 
 /// The current code for a base32 secret, from `oathtool --totp -b`.
@@ -17,7 +21,11 @@ pub fn oathtool_code(secret_base32: &str) -> String {
         .args(["--totp", "-b", secret_base32])
         .output()
         .expect("oathtool is installed (scripts/bootstrap.sh installs it)");
-    assert!(out.status.success(), "oathtool failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oathtool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let code = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(code.len(), 6, "oathtool printed a 6-digit code");
     code
@@ -51,13 +59,19 @@ impl CodeSource {
 pub fn secret_from_output(stdout: &str) -> String {
     if let Some(start) = stdout.find("secret=") {
         let rest = &stdout[start + "secret=".len()..];
-        let end = rest.find(|c: char| c == '&' || c.is_whitespace()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| c == '&' || c.is_whitespace())
+            .unwrap_or(rest.len());
         return rest[..end].to_string();
     }
     stdout
         .split_whitespace()
         .rev()
-        .find(|t| t.len() >= 16 && t.chars().all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c)))
+        .find(|t| {
+            t.len() >= 16
+                && t.chars()
+                    .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c))
+        })
         .unwrap_or_else(|| panic!("no TOTP secret in `user add --with-totp` output"))
         .to_string()
 }

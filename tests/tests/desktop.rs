@@ -17,10 +17,12 @@ use bench_protocol::NoteStatus;
 const IDLE_TIMEOUT_SECS: u64 = 60;
 
 fn screenshot_dir() -> PathBuf {
-    std::env::var_os("BENCH_SCREENSHOT_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let exe = std::env::current_exe().unwrap();
-        exe.parent().unwrap().parent().unwrap().join("screenshots")
-    })
+    std::env::var_os("BENCH_SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().unwrap().parent().unwrap().join("screenshots")
+        })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -38,17 +40,23 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
         ],
         &[
             ("DOCTORS_BENCH_SERVER_URL", server.url.as_str()),
-            ("DOCTORS_BENCH_IDLE_TIMEOUT_SECS", &IDLE_TIMEOUT_SECS.to_string()),
+            (
+                "DOCTORS_BENCH_IDLE_TIMEOUT_SECS",
+                &IDLE_TIMEOUT_SECS.to_string(),
+            ),
         ],
     );
     let app = driver.launch_app().await;
 
     // Sign in: password, then a code from oathtool.
     let shown_server = find(&app, "#server-address").await.text().await.unwrap();
-    assert!(shown_server.contains(&server.url), "sign-in shows the configured server");
+    assert!(
+        shown_server.contains(&server.url),
+        "sign-in shows the configured server"
+    );
     type_into(&app, "#username", &account.username).await;
     type_into(&app, "#password", &account.password).await;
-    screenshot(&app, &shots, "sign-in.png").await;
+    screenshot(&shots, "sign-in.png").await;
     click(&app, "#sign-in").await;
     let code = account.codes.fresh_code(&account.totp_secret);
     type_into(&app, "#totp-code", &code).await;
@@ -59,9 +67,15 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     click(&app, "#add-client").await;
     type_into(&app, "#new-client-name", "Wanjiru Kamau").await;
     click(&app, "#save-client").await;
-    wait_text(&app, ".client-row", "the new client", |t| t.contains("Wanjiru Kamau")).await;
+    wait_text(&app, ".client-row", "the new client", |t| {
+        t.contains("Wanjiru Kamau")
+    })
+    .await;
     click(&app, ".client-row").await;
-    wait_text(&app, "#client-name", "the client's name", |t| t.contains("Wanjiru Kamau")).await;
+    wait_text(&app, "#client-name", "the client's name", |t| {
+        t.contains("Wanjiru Kamau")
+    })
+    .await;
 
     // Write and sign a note; it syncs.
     let first_note = "Synthetic session one: discussed sleep routine.";
@@ -90,8 +104,11 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     type_into(&app, "#note-body", second_note).await;
     click(&app, "#save-draft").await;
     click(&app, "#sync-now").await;
-    wait_text(&app, "#sync-status", "1 waiting", |t| t.contains("1 waiting")).await;
-    screenshot(&app, &shots, "client-notes.png").await;
+    wait_text(&app, "#sync-status", "1 waiting", |t| {
+        t.contains("1 waiting")
+    })
+    .await;
+    screenshot(&shots, "client-notes.png").await;
 
     // Back online: the waiting note syncs.
     server.start();
@@ -99,15 +116,24 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     wait_text(&app, "#sync-status", "Synced", |t| t == "Synced").await;
     let detail = api.client(clients[0].client.id).await;
     assert_eq!(detail.notes.len(), 2);
-    assert!(detail.notes.iter().any(|n| n.body == second_note && n.status == NoteStatus::Draft));
+    assert!(detail
+        .notes
+        .iter()
+        .any(|n| n.body == second_note && n.status == NoteStatus::Draft));
 
     // No input for the idle timeout: the lock screen, with nothing clinical.
     tokio::time::sleep(Duration::from_secs(IDLE_TIMEOUT_SECS)).await;
     find(&app, "#lock-screen").await;
     let page = app.source().await.unwrap();
-    assert!(!page.contains(first_note), "note text is gone from the window while locked");
-    assert!(!page.contains("Wanjiru"), "client names are gone from the window while locked");
-    screenshot(&app, &shots, "lock-screen.png").await;
+    assert!(
+        !page.contains(first_note),
+        "note text is gone from the window while locked"
+    );
+    assert!(
+        !page.contains("Wanjiru"),
+        "client names are gone from the window while locked"
+    );
+    screenshot(&shots, "lock-screen.png").await;
 
     // A wrong password keeps it locked; the right one unlocks, offline too.
     server.stop();
@@ -117,8 +143,10 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     find(&app, "#lock-screen").await;
     type_into(&app, "#unlock-password", &account.password).await;
     click(&app, "#unlock").await;
-    wait_text(&app, ".client-row", "the client after unlock", |t| t.contains("Wanjiru Kamau"))
-        .await;
+    wait_text(&app, ".client-row", "the client after unlock", |t| {
+        t.contains("Wanjiru Kamau")
+    })
+    .await;
 
     app.close().await.unwrap();
 }

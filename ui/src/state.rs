@@ -130,6 +130,9 @@ pub enum ClientAction {
         /// For the editor, when this opens a different client.
         today: String,
     },
+    /// The open client re-read after a sync; ignored unless that client is
+    /// still open.
+    Refreshed(ClientView),
     /// Back to the list.
     Back,
     /// Start a new note in the editor.
@@ -275,6 +278,11 @@ impl ClientScreen {
             ClientAction::EditorDate(date) => self.editor.session_date = date,
             ClientAction::EditorBody(body) => self.editor.body = body,
             ClientAction::Saved(saved) => self.editor.note_id = Some(saved.note.id),
+            ClientAction::Refreshed(view) => {
+                if view.client.id == self.view.client.id {
+                    self.view = view;
+                }
+            }
             ClientAction::Opened { .. } | ClientAction::Back => {}
         }
     }
@@ -333,6 +341,38 @@ mod tests {
             view,
             today: "2026-01-02".into(),
         }))
+    }
+
+    #[test]
+    fn a_refresh_after_going_back_does_not_reopen_the_client() {
+        let model = open_client_model();
+        let Some(Clinical::Client(screen)) = model.clinical.as_ref() else {
+            panic!("client open");
+        };
+        let view = screen.view.clone();
+
+        let back = model.reduce(Action::Client(ClientAction::Back));
+        let refreshed = back.reduce(Action::Client(ClientAction::Refreshed(view)));
+
+        assert!(matches!(refreshed.clinical, Some(Clinical::Clients(_))));
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_text_being_typed() {
+        let model = open_client_model().reduce(Action::Client(ClientAction::EditorBody(
+            "half-written synthetic note".into(),
+        )));
+        let Some(Clinical::Client(screen)) = model.clinical.as_ref() else {
+            panic!("client open");
+        };
+        let view = screen.view.clone();
+
+        let refreshed = model.reduce(Action::Client(ClientAction::Refreshed(view)));
+
+        let Some(Clinical::Client(screen)) = refreshed.clinical.as_ref() else {
+            panic!("client still open");
+        };
+        assert_eq!(screen.editor.body, "half-written synthetic note");
     }
 
     #[test]

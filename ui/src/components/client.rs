@@ -1,11 +1,12 @@
 //! One client: their details, the note editor and their notes.
 
+use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use super::note_editor::NoteEditor;
 use super::note_item::NoteItem;
 use crate::dates;
-use crate::effects::Store;
+use crate::effects::{self, Store};
 use crate::state::{Action, ClientAction, Clinical};
 
 /// The open client.
@@ -13,6 +14,28 @@ use crate::state::{Action, ClientAction, Clinical};
 pub fn ClientPage() -> Html {
     let store = use_context::<Store>().expect("inside the store provider");
     let dispatch = store.dispatcher();
+
+    // A sync changes the notes' sync states (and may bring notes from other
+    // devices): re-read the open client whenever the shell reports a new
+    // sync state. Quietly: no busy state, and a failure just waits for the
+    // next report.
+    let open_id = match store.clinical.as_ref() {
+        Some(Clinical::Client(screen)) => Some(screen.view.client.id),
+        _ => None,
+    };
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((store.sync.clone(), open_id), move |(_, open_id)| {
+            if let Some(id) = *open_id {
+                spawn_local(async move {
+                    if let Ok(view) = effects::fetch_client(id).await {
+                        dispatch.dispatch(Action::Client(ClientAction::Refreshed(view)));
+                    }
+                });
+            }
+        });
+    }
+
     let Some(Clinical::Client(screen)) = store.clinical.as_ref() else {
         return html! {};
     };

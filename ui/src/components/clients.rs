@@ -18,10 +18,19 @@ pub fn ClientsPage() -> Html {
     let dispatch = store.dispatcher();
     let search = use_autofocus();
 
-    // Load the list when the page appears.
+    // Load the list when the page appears, and again whenever the shell
+    // reports a new sync state (sync may bring clients, and changes each
+    // row's sync state).
+    let query = match store.clinical.as_ref() {
+        Some(Clinical::Clients(screen)) => screen.query.clone(),
+        _ => String::new(),
+    };
     {
         let dispatch = dispatch.clone();
-        use_effect_with((), move |_| effects::load_clients(&dispatch, String::new()));
+        let query = query.clone();
+        use_effect_with(store.sync.clone(), move |_| {
+            effects::load_clients(&dispatch, query)
+        });
     }
 
     let Some(Clinical::Clients(screen)) = store.clinical.as_ref() else {
