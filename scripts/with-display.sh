@@ -12,7 +12,7 @@ while [ -e "/tmp/.X${display}-lock" ] || [ -e "/tmp/.X11-unix/X${display}" ]; do
   display=$((display + 1))
 done
 
-Xvfb ":$display" -screen 0 1280x800x24 -nolisten tcp -nolisten unix-abstract >/dev/null 2>&1 &
+Xvfb ":$display" -screen 0 1200x800x24 -nolisten tcp -nolisten unix-abstract >/dev/null 2>&1 &
 xvfb_pid=$!
 trap 'kill "$xvfb_pid" 2>/dev/null || true; wait "$xvfb_pid" 2>/dev/null || true' EXIT
 

@@ -91,7 +91,9 @@ impl Record {
 // never names or clinical text: a stray `{:?}` in a log stays safe.
 impl std::fmt::Debug for ClientRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientRecord").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ClientRecord")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

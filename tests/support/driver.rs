@@ -8,10 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-
 use crate::built_binary;
 use crate::server::free_port;
+use crate::webdriver::{Element, Session};
 
 /// How long a step in the UI may take on a busy two-core CI machine.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,19 +51,14 @@ impl TauriDriver {
     }
 
     /// Launches the app and returns a WebDriver session on its window.
-    pub async fn launch_app(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), "wry".into());
-        caps.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": built_binary("doctors-bench") }),
-        );
-        ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
+    pub async fn launch_app(&self) -> Session {
+        let capabilities = serde_json::json!({
+            "browserName": "wry",
+            "tauri:options": { "application": built_binary("doctors-bench") },
+        });
+        Session::new(&format!("http://127.0.0.1:{}", self.port), capabilities)
             .await
-            .expect("tauri-driver started the app")
+            .unwrap_or_else(|e| panic!("tauri-driver could not start the app: {e}"))
     }
 }
 
@@ -76,20 +70,25 @@ impl Drop for TauriDriver {
 }
 
 /// Waits for an element to appear.
-pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(UI_TIMEOUT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
+pub async fn find<'a>(c: &'a Session, css: &str) -> Element<'a> {
+    let deadline = std::time::Instant::now() + UI_TIMEOUT;
+    loop {
+        match c.find(css).await {
+            Ok(element) => return element,
+            Err(e) if std::time::Instant::now() >= deadline => {
+                panic!("element {css} did not appear: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
 }
 
 /// Waits until the element's text satisfies `pred`; returns that text.
-pub async fn wait_text(c: &Client, css: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+pub async fn wait_text(c: &Session, css: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + UI_TIMEOUT;
     let mut last = String::new();
     loop {
-        if let Ok(el) = c.find(Locator::Css(css)).await {
+        if let Ok(el) = c.find(css).await {
             if let Ok(text) = el.text().await {
                 if pred(&text) {
                     return text;
@@ -106,14 +105,14 @@ pub async fn wait_text(c: &Client, css: &str, what: &str, pred: impl Fn(&str) ->
 }
 
 /// Clears an input and types into it.
-pub async fn type_into(c: &Client, css: &str, text: &str) {
+pub async fn type_into(c: &Session, css: &str, text: &str) {
     let el = find(c, css).await;
     el.clear().await.unwrap();
     el.send_keys(text).await.unwrap();
 }
 
 /// Clicks an element once it is there.
-pub async fn click(c: &Client, css: &str) {
+pub async fn click(c: &Session, css: &str) {
     find(c, css)
         .await
         .click()

@@ -11,6 +11,7 @@ pub mod api;
 pub mod driver;
 pub mod server;
 pub mod totp;
+pub mod webdriver;
 
 use std::path::PathBuf;
 
