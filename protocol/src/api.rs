@@ -46,6 +46,11 @@ pub mod routes {
     /// "signed out".
     pub const HEALTH: &str = "/v1/health";
 
+    /// `POST` [`super::DeviceAuditUpload`] → [`super::DeviceAuditResponse`]:
+    /// audit entries a device recorded (offline edits, reads of its cache),
+    /// uploaded intact at sync and stored with the device's id.
+    pub const AUDIT_UPLOAD: &str = "/v1/audit/device";
+
     /// The path of one client's record.
     pub fn client(id: uuid::Uuid) -> String {
         format!("/v1/clients/{id}")
@@ -312,6 +317,48 @@ pub struct PullResponse {
     /// True when another page is waiting.
     pub more: bool,
 }
+
+/// One audit entry recorded on a device, for [`routes::AUDIT_UPLOAD`].
+/// Holds ids and a kind only, never a name or a note's text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuditEntry {
+    /// Chosen by the device; the server stores an entry id at most once, so
+    /// an upload can be retried.
+    pub entry_id: Uuid,
+    /// When it happened on the device, RFC 3339 UTC.
+    pub occurred_at: String,
+    /// What happened, in lower-case words joined by `_` (at most
+    /// [`MAX_DEVICE_AUDIT_KIND`] characters), e.g. `note_edited`,
+    /// `client_edited`, `record_viewed_offline`.
+    pub kind: String,
+    /// The record concerned, if one.
+    pub record_id: Option<Uuid>,
+    /// The change id the edit was pushed with, if one, so an auditor can
+    /// tie the entry to the server's own record of the write.
+    pub change_id: Option<Uuid>,
+}
+
+/// `POST /v1/audit/device`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeviceAuditUpload {
+    /// Oldest first; at most [`MAX_DEVICE_AUDIT_ENTRIES`] per upload.
+    pub entries: Vec<DeviceAuditEntry>,
+}
+
+/// The answer to a device audit upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuditResponse {
+    /// Entries stored now.
+    pub stored: u32,
+    /// Entries the server already had (a retried upload); safe to drop.
+    pub already_stored: u32,
+}
+
+/// Longest [`DeviceAuditEntry::kind`] accepted.
+pub const MAX_DEVICE_AUDIT_KIND: usize = 40;
+
+/// Most entries in one [`DeviceAuditUpload`].
+pub const MAX_DEVICE_AUDIT_ENTRIES: usize = 1000;
 
 /// Largest note body the server accepts, in bytes of UTF-8.
 pub const MAX_NOTE_BYTES: usize = 8 * 1024 * 1024;

@@ -11,6 +11,14 @@ pub fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch.
+pub fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Now, as RFC 3339 UTC.
 pub fn now_rfc3339() -> String {
     rfc3339(OffsetDateTime::now_utc())

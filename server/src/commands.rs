@@ -11,7 +11,8 @@ use bench_protocol::api::Role;
 use rand::distributions::{Alphanumeric, DistString};
 use zeroize::Zeroizing;
 
-use crate::audit::AuditLog;
+use crate::alerts::{BulkAccess, Policy, Throttle};
+use crate::audit::{self, AuditLog, CheckpointKey, Entry, Event};
 use crate::auth::{self, Challenges};
 use crate::config::{self, SessionLimits, Settings};
 use crate::error::ServerError;
@@ -35,12 +36,18 @@ fn open_store(dir: &DataDir) -> Result<Store, ServerError> {
 pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), ServerError> {
     dir.require_exists()?;
     let limits = SessionLimits::from_env()?;
+    let policy = Policy::from_env()?;
+    let every = checkpoint_every_from_env()?;
     let addr = match listen {
         Some(addr) => addr,
         None => Settings::load(dir)?.listen,
     };
     let store = open_store(dir)?;
-    let audit = AuditLog::open(&dir.audit_db())?;
+    let mut audit = AuditLog::open(&dir.audit_db())?;
+    audit.sign_with(
+        CheckpointKey::load_or_create(&dir.audit_signing_key())?,
+        every,
+    );
     let tls = Tls13Only::load(dir)?;
     auth::warm_up();
 
@@ -64,6 +71,8 @@ pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Serv
         audit: Shared::new(audit),
         challenges: Challenges::default(),
         limits,
+        throttle: Throttle::new(policy),
+        bulk: BulkAccess::new(&policy),
     });
     let app = http::router(state.clone());
     let handle = axum_server::Handle::new();
@@ -87,6 +96,7 @@ pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Serv
     // Leave each database whole in its main file, so copying `audit.db`
     // alone (for verification or backup) copies the whole log.
     state.store.with(|s| s.checkpoint())?;
+    state.audit.with(|a| a.sign_head())?;
     state.audit.with(|a| a.checkpoint())?;
     tracing::info!("stopped");
     Ok(())
@@ -134,6 +144,7 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
     let key = Arc::new(SealingKey::create(&dir.sealing_key())?);
     tls::create_demo_pki(dir)?;
     AuditLog::open(&dir.audit_db())?;
+    CheckpointKey::load_or_create(&dir.audit_signing_key())?;
     let store = Store::open(&dir.bench_db(), key)?;
     let clinic = store.create_clinic("Demo Clinic")?;
     let password = Zeroizing::new(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20));
@@ -245,6 +256,13 @@ pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
         password_hash: auth::hash_password(&password)?,
         totp: secret.as_ref(),
     })?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::AccountCreated,
+            serde_json::json!({ "account_id": id, "role": role.as_str(), "totp_enrolled": user.with_totp }),
+        ),
+    )?;
     println!("created account {id} ({username}, {})", role.as_str());
     if let Some(secret) = secret {
         println!(
@@ -270,20 +288,141 @@ pub fn user_passwd(dir: &DataDir, username: &str) -> Result<(), ServerError> {
             reason: format!("there is no account named {username:?}"),
         });
     }
+    let id = store.account_by_username(username)?.map(|a| a.id);
+    record(
+        dir,
+        Entry::command_line(
+            Event::PasswordChanged,
+            serde_json::json!({ "account_id": id }),
+        ),
+    )?;
     println!("password changed for {username}");
     Ok(())
 }
 
-/// Recomputes the audit log's hash chain.
-pub fn audit_verify(dir: &DataDir) -> Result<(), ServerError> {
+/// `BENCH_AUDIT_CHECKPOINT_EVERY` may lower the checkpoint interval (tests).
+fn checkpoint_every_from_env() -> Result<i64, ServerError> {
+    let default = audit::DEFAULT_CHECKPOINT_EVERY;
+    let Ok(raw) = std::env::var("BENCH_AUDIT_CHECKPOINT_EVERY") else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=default).contains(&n) => Ok(n),
+        _ => Err(ServerError::BadConfig {
+            source_name: "BENCH_AUDIT_CHECKPOINT_EVERY".into(),
+            reason: format!(
+                "{raw:?} is not a whole number in 1..={default}; it may only lower the default"
+            ),
+        }),
+    }
+}
+
+/// Opens the audit log of an existing data directory, signing checkpoints
+/// with its key.
+fn open_audit(dir: &DataDir) -> Result<(AuditLog, ed25519_dalek::VerifyingKey), ServerError> {
     dir.require_exists()?;
     if !dir.audit_db().exists() {
         return Err(ServerError::NotADatabase {
             path: dir.audit_db(),
         });
     }
-    let log = AuditLog::open(&dir.audit_db())?;
-    let count = log.verify()?;
-    println!("audit log OK: {count} entries");
+    let mut log = AuditLog::open(&dir.audit_db())?;
+    let key = CheckpointKey::load_or_create(&dir.audit_signing_key())?;
+    let public = key.verifying_key();
+    log.sign_with(key, audit::DEFAULT_CHECKPOINT_EVERY);
+    Ok((log, public))
+}
+
+/// Appends one entry for something done at the command line.
+fn record(dir: &DataDir, entry: Entry) -> Result<(), ServerError> {
+    let (mut log, _) = open_audit(dir)?;
+    log.append(&entry)?;
+    Ok(())
+}
+
+/// Recomputes the audit log's hash chain and checks its signed checkpoints.
+pub fn audit_verify(dir: &DataDir) -> Result<(), ServerError> {
+    let (log, public) = open_audit(dir)?;
+    let v = log.verify(Some(&public))?;
+    println!(
+        "audit log OK: {} entries, {} signed checkpoints",
+        v.entries, v.checkpoints
+    );
+    Ok(())
+}
+
+/// Writes audit entries `from..=to` to `out` for an auditor, and records
+/// that export in the log.
+pub fn audit_export(dir: &DataDir, from: i64, to: i64, out: &Path) -> Result<(), ServerError> {
+    if from < 1 || to < from {
+        return Err(ServerError::BadConfig {
+            source_name: "--from/--to".into(),
+            reason: format!("{from}..{to} is not a range of entry numbers; both start at 1 and --to must not be below --from"),
+        });
+    }
+    let (mut log, public) = open_audit(dir)?;
+    let count = log.export(from, to, out, Some(&public))?;
+    log.append(&Entry::command_line(
+        Event::Export,
+        serde_json::json!({ "what": "audit_log", "from": from, "to": to, "entries": count }),
+    ))?;
+    println!(
+        "wrote {count} audit entries ({from}..={to}) to {}; checkpoint key {}",
+        out.display(),
+        hex::encode(public.as_bytes())
+    );
+    Ok(())
+}
+
+/// Re-verifies an export file on its own, as an auditor would.
+pub fn audit_verify_export(file: &Path, public_key_hex: Option<&str>) -> Result<(), ServerError> {
+    let key = public_key_hex
+        .map(|h| {
+            let bad = || ServerError::BadConfig {
+                source_name: "--public-key".into(),
+                reason: "give the 64 hex digits `audit export` printed as the checkpoint key"
+                    .into(),
+            };
+            let bytes: [u8; 32] = hex::decode(h.trim())
+                .map_err(|_| bad())?
+                .try_into()
+                .map_err(|_| bad())?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
+        })
+        .transpose()?;
+    let v = audit::verify_export(file, key.as_ref())?;
+    println!(
+        "audit export OK: {} entries, {} signed checkpoints",
+        v.entries, v.checkpoints
+    );
+    Ok(())
+}
+
+/// Prints every security alert, oldest first, and records that they were
+/// listed.
+pub fn alerts_list(dir: &DataDir) -> Result<(), ServerError> {
+    let (mut log, _) = open_audit(dir)?;
+    let alerts = log.alerts()?;
+    log.append(&Entry::command_line(
+        Event::AlertsListed,
+        serde_json::json!({ "count": alerts.len() }),
+    ))?;
+    if alerts.is_empty() {
+        println!("no alerts");
+    }
+    for a in alerts {
+        println!(
+            "{} {} {} account={} source={} audit_entry={} {}",
+            a.id,
+            a.time,
+            a.kind,
+            a.account_id
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "-".into()),
+            a.source_ip.as_deref().unwrap_or("-"),
+            a.audit_seq,
+            a.details
+        );
+    }
     Ok(())
 }

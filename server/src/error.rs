@@ -119,6 +119,14 @@ pub enum ServerError {
         /// Why.
         reason: String,
     },
+    /// A signed checkpoint of the audit log failed verification.
+    #[error("audit checkpoint {checkpoint} does not verify: {reason}; the log or its checkpoints have been altered")]
+    AuditCheckpointBroken {
+        /// The first checkpoint that failed.
+        checkpoint: i64,
+        /// Why.
+        reason: String,
+    },
     /// Serving failed after start.
     #[error("the server stopped: {source}")]
     Serve {

@@ -6,6 +6,8 @@
 //!   bench.db        operational database (accounts, sessions, records)
 //!   audit.db        the append-only audit log, a separate file on purpose
 //!   secrets.key     AES-256-GCM key sealing TOTP secrets and records (0600)
+//!   audit-signing.key  Ed25519 key signing audit checkpoints (0600), apart
+//!                   from secrets.key so either can be rotated or moved alone
 //!   ca.pem          local certificate authority (give to desktop clients)
 //!   ca-key.pem      its private key (0600)
 //!   server.pem      the server certificate, signed by the CA
@@ -57,6 +59,10 @@ impl DataDir {
     /// CA private key.
     pub fn ca_key(&self) -> PathBuf {
         self.root.join("ca-key.pem")
+    }
+    /// Ed25519 seed that signs audit-log checkpoints.
+    pub fn audit_signing_key(&self) -> PathBuf {
+        self.root.join("audit-signing.key")
     }
     /// Server certificate.
     pub fn server_cert(&self) -> PathBuf {

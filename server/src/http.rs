@@ -17,13 +17,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bench_protocol::api::{
-    routes, ApiError, ErrorCode, LoginRequest, LoginResponse, PushRequest, PushResponse,
-    SessionInfo, TotpRequest, MAX_PULL_LIMIT,
+    routes, ApiError, DeviceAuditResponse, DeviceAuditUpload, ErrorCode, LoginRequest,
+    LoginResponse, PushRequest, PushResponse, Role, SessionInfo, TotpRequest,
+    MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND, MAX_PULL_LIMIT,
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::audit::{AuditLog, Entry, Event};
+use crate::alerts::{self, BulkAccess, Decision, Throttle};
+use crate::audit::{Alert, AuditLog, Entry, Event};
 use crate::auth::{self, ChallengeError, Challenges, Pending};
 use crate::clock;
 use crate::config::SessionLimits;
@@ -51,6 +53,10 @@ pub struct AppState {
     pub challenges: Challenges,
     /// Session lifetimes.
     pub limits: SessionLimits,
+    /// Failed sign-in counters.
+    pub throttle: Throttle,
+    /// Distinct record reads per account, for the bulk-access alert.
+    pub bulk: BulkAccess,
 }
 
 type AppRef = Arc<AppState>;
@@ -71,6 +77,7 @@ pub fn router(state: AppRef) -> Router {
             post(push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
         )
         .route(routes::SYNC_PULL, get(pull))
+        .route(routes::AUDIT_UPLOAD, post(device_audit))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
@@ -134,6 +141,25 @@ impl Failure {
             StatusCode::UNAUTHORIZED,
             ErrorCode::ChallengeExpired,
             "This sign-in has expired. Enter your username and password again.",
+        )
+    }
+    fn rate_limited(secs: u64, locked: bool) -> Failure {
+        let message = if locked {
+            format!("Too many failed sign-ins: sign-in is paused for about {} minutes. If this was not you, tell your clinic IT.", secs.div_ceil(60))
+        } else {
+            format!("Too many failed sign-ins. Wait {secs} seconds and try again.")
+        };
+        Failure::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            &message,
+        )
+    }
+    fn forbidden() -> Failure {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "Your role does not give access to client records.",
         )
     }
     fn not_found() -> Failure {
@@ -235,11 +261,28 @@ impl FromRequestParts<AppRef> for Authed {
             .call(move |s| s.touch_session(&lookup, clock::now_unix(), idle))
             .await?;
         match check {
-            SessionCheck::Active { account, device_id } => Ok(Authed {
-                account,
-                device_id,
-                token_hash,
-            }),
+            SessionCheck::Active { account, device_id } => {
+                let who = Authed {
+                    account,
+                    device_id,
+                    token_hash,
+                };
+                if who.account.role == Role::Operations {
+                    // Every action by an operations account is audited, the
+                    // refused ones included.
+                    let peer = parts
+                        .extensions
+                        .get::<ConnectInfo<SocketAddr>>()
+                        .map(|c| c.0.ip());
+                    let mut entry = who.entry(Event::OperationsRequest, peer);
+                    entry.details = serde_json::json!({
+                        "method": parts.method.as_str(),
+                        "route": parts.uri.path(),
+                    });
+                    audit(state, entry).await?;
+                }
+                Ok(who)
+            }
             SessionCheck::Expired => {
                 tracing::info!("a session expired");
                 Err(Failure::session_expired())
@@ -247,6 +290,81 @@ impl FromRequestParts<AppRef> for Authed {
             SessionCheck::Unknown => Err(Failure::session_expired()),
         }
     }
+}
+
+impl Authed {
+    /// An audit entry for this caller: actor, role and device filled in.
+    fn entry(&self, event: Event, source_ip: Option<IpAddr>) -> Entry {
+        let mut e = Entry::new(event, Some(self.account.id), source_ip);
+        e.role = Some(self.account.role);
+        e.device_id = Some(self.device_id);
+        e
+    }
+
+    /// Refuses (and audits) a clinic admin or operations account on a route
+    /// that carries clinical content: they never receive one byte of it.
+    async fn require_clinical(
+        &self,
+        state: &AppState,
+        peer: SocketAddr,
+        route: &'static str,
+    ) -> Result<(), Failure> {
+        if matches!(self.account.role, Role::ClinicAdmin | Role::Operations) {
+            let mut entry = self.entry(Event::AccessDenied, ip(peer));
+            entry.details = serde_json::json!({ "route": route });
+            audit(state, entry).await?;
+            return Err(Failure::forbidden());
+        }
+        Ok(())
+    }
+}
+
+/// Stores an alert (and its audit entry) and logs that it happened.
+async fn raise(
+    state: &AppState,
+    kind: &str,
+    account_id: Option<Uuid>,
+    source_ip: Option<IpAddr>,
+    details: serde_json::Value,
+) -> Result<(), Failure> {
+    let alert = Alert {
+        id: 0,
+        time: String::new(),
+        kind: kind.to_string(),
+        account_id,
+        source_ip: source_ip.map(|i| i.to_string()),
+        details,
+        audit_seq: 0,
+    };
+    let alert = state.audit.call(move |log| log.raise_alert(alert)).await?;
+    tracing::warn!(alert_id = alert.id, kind = %alert.kind, account_id = ?alert.account_id, "security alert raised");
+    Ok(())
+}
+
+/// Counts a failed sign-in step and raises the alerts it crosses.
+async fn count_failure(
+    state: &AppState,
+    username: &str,
+    account: Option<Uuid>,
+    peer: IpAddr,
+) -> Result<(), Failure> {
+    let crossed = state.throttle.fail(username, peer, clock::now_unix_ms());
+    for c in crossed {
+        let account = if c.kind == "failed_sign_ins_account" {
+            account
+        } else {
+            None
+        };
+        raise(
+            state,
+            c.kind,
+            account,
+            Some(peer),
+            serde_json::json!({ "consecutive_failures": c.failures }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn audit(state: &AppState, entry: Entry) -> Result<(), Failure> {
@@ -269,28 +387,39 @@ async fn health() -> Json<&'static str> {
     Json("ok")
 }
 
-/// Password step.
-// Limitation: failed sign-ins are audited but not throttled; a per-account
-// and per-address back-off answering `RateLimited` would slow guessing.
+/// Password step, after the throttle (see `alerts`) allows it.
 async fn login(
     State(state): State<AppRef>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, Failure> {
     let username = req.username.trim().to_string();
+    if let Decision::Wait { secs, locked } =
+        state
+            .throttle
+            .check(&username, peer.ip(), clock::now_unix_ms())
+    {
+        let mut entry = Entry::new(Event::LoginThrottled, None, ip(peer));
+        entry.device_id = Some(req.device_id);
+        entry.details = serde_json::json!({ "username_attempted": username, "wait_secs": secs, "locked": locked });
+        audit(&state, entry).await?;
+        return Err(Failure::rate_limited(secs, locked));
+    }
     let lookup = username.clone();
     let account = state
         .store
         .call(move |s| s.account_by_username(&lookup))
         .await?;
     let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let known = account.as_ref().map(|a| (a.id, a.role));
     let password = zeroize::Zeroizing::new(req.password);
     let ok =
         tokio::task::spawn_blocking(move || auth::verify_password(stored.as_deref(), &password))
             .await
             .unwrap_or(false);
 
-    let mut entry = Entry::new(Event::LoginPasswordFailed, None, ip(peer));
+    let mut entry = Entry::new(Event::LoginPasswordFailed, known.map(|k| k.0), ip(peer));
+    entry.role = known.map(|k| k.1);
     entry.device_id = Some(req.device_id);
     entry.details = serde_json::json!({ "username_attempted": username });
     let account = match (ok, account) {
@@ -298,6 +427,7 @@ async fn login(
         _ => {
             tracing::info!(device_id = %req.device_id, "password step refused");
             audit(&state, entry).await?;
+            count_failure(&state, &username, known.map(|k| k.0), peer.ip()).await?;
             return Err(Failure::bad_credentials());
         }
     };
@@ -377,6 +507,12 @@ async fn second_step(
     let account_id = challenge.account_id;
     let mut entry = Entry::new(failed_event, Some(account_id), ip(peer));
     entry.device_id = Some(challenge.device_id);
+    let account = state
+        .store
+        .call(move |s| s.account_by_id(account_id))
+        .await?
+        .ok_or_else(Failure::challenge_expired)?;
+    entry.role = Some(account.role);
 
     let secret = match &challenge.pending {
         Pending::Enrol(secret) => Some(secret.clone()),
@@ -404,6 +540,7 @@ async fn second_step(
         state.challenges.fail(&req.challenge);
         entry.details = serde_json::json!({ "reason": if step.is_some() { "code_already_used" } else { "wrong_code" } });
         audit(&state, entry).await?;
+        count_failure(&state, &account.username, Some(account_id), peer.ip()).await?;
         tracing::info!(account_id = %account_id, "code step refused");
         return Err(Failure::bad_code());
     }
@@ -414,16 +551,28 @@ async fn second_step(
     let now = clock::now_unix();
     let expires_at = now + state.limits.max.as_secs();
     let device_id = challenge.device_id;
-    let account = state
+    let network = alerts::network_of(peer.ip());
+    let alert_network = network.clone();
+    let new_network = state
         .store
         .call(move |s| {
             s.create_session(&hash, account_id, device_id, now, expires_at)?;
-            s.account_by_id(account_id)
+            s.note_network(account_id, &network)
         })
-        .await?
-        .ok_or_else(Failure::session_expired)?;
+        .await?;
+    state.throttle.succeed(&account.username);
     entry.event = ok_event;
     audit(&state, entry).await?;
+    if new_network {
+        raise(
+            &state,
+            "new_network",
+            Some(account_id),
+            Some(peer.ip()),
+            serde_json::json!({ "network": alert_network, "device_id": device_id }),
+        )
+        .await?;
+    }
     tracing::info!(account_id = %account_id, device_id = %device_id, "session started");
     Ok(Json(SessionInfo {
         token: token.to_string(),
@@ -440,8 +589,7 @@ async fn logout(
 ) -> Result<StatusCode, Failure> {
     let hash = who.token_hash.clone();
     state.store.call(move |s| s.delete_session(&hash)).await?;
-    let mut entry = Entry::new(Event::Logout, Some(who.account.id), ip(peer));
-    entry.device_id = Some(who.device_id);
+    let entry = who.entry(Event::Logout, ip(peer));
     audit(&state, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -455,11 +603,11 @@ async fn list_clients(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     who: Authed,
 ) -> Result<Json<Vec<bench_protocol::api::ClientSummary>>, Failure> {
+    who.require_clinical(&state, peer, routes::CLIENTS).await?;
     let owner = who.account.id;
     let clients = state.store.call(move |s| s.list_clients(owner)).await?;
     let ids: Vec<Uuid> = clients.iter().map(|c| c.client.id).collect();
-    let mut entry = Entry::new(Event::ClientsListed, Some(owner), ip(peer));
-    entry.device_id = Some(who.device_id);
+    let mut entry = who.entry(Event::ClientsListed, ip(peer));
     entry.details = serde_json::json!({ "record_ids": ids });
     audit(&state, entry).await?;
     Ok(Json(clients))
@@ -471,14 +619,14 @@ async fn client_detail(
     who: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<bench_protocol::api::ClientDetail>, Failure> {
+    who.require_clinical(&state, peer, routes::CLIENT).await?;
     let id: Uuid = id.parse().map_err(|_| Failure::not_found())?;
     let owner = who.account.id;
     let detail = state
         .store
         .call(move |s| s.client_detail(owner, id))
         .await?;
-    let mut entry = Entry::new(Event::ClientRead, Some(owner), ip(peer));
-    entry.device_id = Some(who.device_id);
+    let mut entry = who.entry(Event::ClientRead, ip(peer));
     entry.record_id = Some(id);
     entry.details = serde_json::json!({ "found": detail.is_some() });
     if let Some(d) = &detail {
@@ -487,6 +635,23 @@ async fn client_detail(
     }
     audit(&state, entry).await?;
     tracing::info!(account_id = %owner, record_id = %id, found = detail.is_some(), "client record read");
+    if detail.is_some() {
+        if let Some(distinct) = state.bulk.read(owner, id, clock::now_unix_ms()) {
+            let policy = state.throttle.policy();
+            raise(
+                &state,
+                "bulk_access",
+                Some(owner),
+                Some(peer.ip()),
+                serde_json::json!({
+                    "distinct_records": distinct,
+                    "threshold": policy.bulk_records,
+                    "window_secs": policy.bulk_window_secs,
+                }),
+            )
+            .await?;
+        }
+    }
     detail.map(Json).ok_or_else(Failure::not_found)
 }
 
@@ -496,6 +661,8 @@ async fn push(
     who: Authed,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, Failure> {
+    who.require_clinical(&state, peer, routes::SYNC_PUSH)
+        .await?;
     let owner = who.account.id;
     let count = req.changes.len();
     let outcome = state
@@ -503,8 +670,7 @@ async fn push(
         .call(move |s| s.apply_push(owner, req.changes))
         .await?;
     for (event, record_id, details) in outcome.audit {
-        let mut entry = Entry::new(event, Some(owner), ip(peer));
-        entry.device_id = Some(who.device_id);
+        let mut entry = who.entry(event, ip(peer));
         entry.record_id = Some(record_id);
         entry.details = details;
         audit(&state, entry).await?;
@@ -534,6 +700,8 @@ async fn pull(
             "`after` and `limit` must be whole numbers.",
         ));
     };
+    who.require_clinical(&state, peer, routes::SYNC_PULL)
+        .await?;
     let owner = who.account.id;
     let after = q.after.unwrap_or(0).max(0);
     let limit = q
@@ -545,9 +713,59 @@ async fn pull(
         .call(move |s| s.pull(owner, after, limit))
         .await?;
     let ids: Vec<Uuid> = page.changes.iter().map(|c| c.record.id()).collect();
-    let mut entry = Entry::new(Event::RecordsPulled, Some(owner), ip(peer));
-    entry.device_id = Some(who.device_id);
+    let mut entry = who.entry(Event::RecordsPulled, ip(peer));
     entry.details = serde_json::json!({ "after": after, "record_ids": ids });
     audit(&state, entry).await?;
     Ok(Json(page))
+}
+
+/// Stores audit entries a device recorded offline, each as its own entry
+/// with the device's id, the time it happened on the device and the
+/// uploading account.
+async fn device_audit(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    ApiJson(req): ApiJson<DeviceAuditUpload>,
+) -> Result<Json<DeviceAuditResponse>, Failure> {
+    let bad = |message: &str| Failure::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message);
+    if req.entries.len() > MAX_DEVICE_AUDIT_ENTRIES {
+        return Err(bad(
+            "Too many audit entries in one upload; send them in smaller batches.",
+        ));
+    }
+    let mut entries = Vec::with_capacity(req.entries.len());
+    for e in req.entries {
+        // The kind is stored as given, so it must be a plain word: never
+        // free text that could carry a name.
+        let plain = !e.kind.is_empty()
+            && e.kind.len() <= MAX_DEVICE_AUDIT_KIND
+            && e.kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let when_ok = time::OffsetDateTime::parse(
+            &e.occurred_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .is_ok();
+        if !plain || !when_ok {
+            return Err(bad("An audit entry's kind must be lower-case words joined by _, and its time RFC 3339; nothing was stored."));
+        }
+        let mut entry = who.entry(Event::DeviceRecorded, ip(peer));
+        entry.record_id = e.record_id;
+        entry.details = serde_json::json!({
+            "device_entry_id": e.entry_id,
+            "kind": e.kind,
+            "occurred_at": e.occurred_at,
+            "change_id": e.change_id,
+        });
+        entries.push((e.entry_id, entry));
+    }
+    let (stored, already_stored) = state
+        .audit
+        .call(move |log| log.append_device_entries(&entries))
+        .await?;
+    tracing::info!(account_id = %who.account.id, device_id = %who.device_id, stored, already_stored, "device audit entries received");
+    Ok(Json(DeviceAuditResponse {
+        stored,
+        already_stored,
+    }))
 }

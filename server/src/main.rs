@@ -64,9 +64,21 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Check the audit log.
+    /// Check or export the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Security alerts (for operations).
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// List every alert, oldest first (the listing is audited).
+    List {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,10 +115,30 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain and name the first entry that fails.
+    /// Recompute the hash chain, check the signed checkpoints, and name the
+    /// first entry that fails.
     Verify {
         #[command(flatten)]
         dir: DataDirArg,
+    },
+    /// Write entries FROM..=TO as JSON lines with their hashes, for an auditor.
+    Export {
+        #[command(flatten)]
+        dir: DataDirArg,
+        #[arg(long, value_name = "SEQ")]
+        from: i64,
+        #[arg(long, value_name = "SEQ")]
+        to: i64,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Re-verify an export file on its own (no data directory needed).
+    VerifyExport {
+        #[arg(long = "in", value_name = "FILE")]
+        file: PathBuf,
+        /// The checkpoint key (hex) to trust, as `audit export` printed it.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
     },
 }
 
@@ -162,6 +194,13 @@ fn run(command: Command) -> Result<(), ServerError> {
             password_stdin: _,
         }) => commands::user_passwd(&dir.resolve()?, &username),
         Command::Audit(AuditCommand::Verify { dir }) => commands::audit_verify(&dir.resolve()?),
+        Command::Audit(AuditCommand::Export { dir, from, to, out }) => {
+            commands::audit_export(&dir.resolve()?, from, to, &out)
+        }
+        Command::Audit(AuditCommand::VerifyExport { file, public_key }) => {
+            commands::audit_verify_export(&file, public_key.as_deref())
+        }
+        Command::Alerts(AlertsCommand::List { dir }) => commands::alerts_list(&dir.resolve()?),
     }
 }
 

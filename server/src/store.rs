@@ -87,6 +87,12 @@ CREATE TABLE IF NOT EXISTS applied_changes (
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS known_networks (
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    network TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    PRIMARY KEY (account_id, network)
+);
 CREATE TABLE IF NOT EXISTS conflicts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     change_id TEXT NOT NULL UNIQUE,
@@ -433,6 +439,28 @@ impl Store {
             )
             .map_err(self.db())?;
         Ok(SessionCheck::Active { account, device_id })
+    }
+
+    /// Remembers that `account` signed in from `network`. Returns true when
+    /// the network is new for an account that had signed in before (the
+    /// new-network alert); an account's first network is only remembered.
+    pub fn note_network(&self, account: Uuid, network: &str) -> Result<bool, ServerError> {
+        let known: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM known_networks WHERE account_id = ?1",
+                [account.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(self.db())?;
+        let added = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO known_networks (account_id, network, first_seen) VALUES (?1, ?2, ?3)",
+                params![account.to_string(), network, clock::now_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(added == 1 && known > 0)
     }
 
     /// Ends a session.

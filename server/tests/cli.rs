@@ -26,7 +26,12 @@ fn a_second_init_says_the_server_exists_and_where_its_files_are() {
 #[test]
 fn key_files_are_private_to_the_server_user() {
     let dir = DataDir::init();
-    for name in ["secrets.key", "ca-key.pem", "server-key.pem"] {
+    for name in [
+        "secrets.key",
+        "audit-signing.key",
+        "ca-key.pem",
+        "server-key.pem",
+    ] {
         let mode = std::fs::metadata(dir.path.join(name))
             .unwrap()
             .permissions()
@@ -128,5 +133,5 @@ fn audit_verify_on_a_fresh_directory_reports_zero_entries() {
     let dir = DataDir::init();
     let (ok, out, err) = run(&["audit", "verify", "--data-dir", dir.arg()], None);
     assert!(ok, "{err}");
-    assert_eq!(out.trim(), "audit log OK: 0 entries");
+    assert_eq!(out.trim(), "audit log OK: 0 entries, 0 signed checkpoints");
 }

@@ -1,0 +1,561 @@
+//! Sign-in throttling and the three security alerts: repeated failed
+//! sign-ins, bulk access to client records, and sign-in from a network the
+//! account has never used.
+//!
+//! Everything here is decided from counters and an explicit `now` (seconds
+//! and milliseconds since the epoch), so tests can drive the clock; the
+//! `http` module calls it with the wall clock and stores the alerts it
+//! returns through the audit log (each alert is an audit entry too).
+//!
+//! The numbers, and why (NIST SP 800-63B §5.2.2 allows at most 100
+//! consecutive failed attempts on one account before it must be stopped):
+//!
+//! - Per account (the username as typed, known or not, so a lock does not
+//!   reveal whether an account exists): the first 3 failures cost nothing
+//!   (people mistype); from the 4th, the next attempt must wait 1 s, then
+//!   2, 4, ... doubling up to 60 s. At 10 consecutive failures the account
+//!   is locked for 15 minutes, and each further 10 doubles the lock (30 min,
+//!   1 h, ...), so 100 consecutive failures take more than five days of
+//!   trying, and at 100 the lock is 30 days: an operator must reset the
+//!   password (which a restart of the counters also needs, see below).
+//!   The failed-sign-in alert is raised at the 10th failure.
+//! - Per source address: a clinic shares one address behind its router, so
+//!   it is looser: 10 free failures, delays after, a 15-minute lock and an
+//!   alert at 30. An account's counter is cleared only by a completed
+//!   sign-in (NIST counts consecutive failures); an address's is forgotten
+//!   an hour after its last failure or wait ends.
+//! - Bulk access: more than 30 distinct client records read by one account
+//!   within 10 minutes. A practitioner sees about eight clients a day; a
+//!   supervisor reviewing a team reads a few at a time. Syncing one's own
+//!   records (a pull) is not counted; opening records one by one is.
+//! - New network: a completed sign-in from an IPv4 /24 or IPv6 /48 the
+//!   account has never signed in from. The first sign-in of an account only
+//!   records its network.
+//!
+//! `BENCH_SIGNIN_DELAY_MS`, `BENCH_SIGNIN_LOCK_SECS`, `BENCH_ALERT_BULK_RECORDS`
+//! and `BENCH_ALERT_BULK_WINDOW_SECS` may shorten these for tests; they
+//! cannot lengthen them.
+//!
+//! Limitation: the counters live in memory, so a restart of the server
+//! clears them and two servers would not share them; keeping them in the
+//! database would fix both.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use crate::error::ServerError;
+
+/// The numbers the server applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Per account: see [`Limits`].
+    pub account: Limits,
+    /// Per source address.
+    pub source: Limits,
+    /// Bulk-access alert: more than this many distinct client records...
+    pub bulk_records: usize,
+    /// ...within this many seconds.
+    pub bulk_window_secs: u64,
+}
+
+/// Throttling numbers for one kind of counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Failures that cost no wait.
+    pub free: u32,
+    /// Every this many consecutive failures, a lock (and an alert the first
+    /// time).
+    pub lock_every: u32,
+    /// Wait after the first delayed failure, in milliseconds; doubles.
+    pub base_delay_ms: u64,
+    /// Longest wait between attempts, in milliseconds.
+    pub max_delay_ms: u64,
+    /// The first lock, in seconds; each further lock doubles it.
+    pub lock_secs: u64,
+    /// Failures at which the lock becomes [`Limits::final_lock_secs`].
+    pub final_after: u32,
+    /// The lock once `final_after` failures are reached.
+    pub final_lock_secs: u64,
+    /// Counters are forgotten after this long without a failure.
+    pub memory_secs: u64,
+}
+
+impl Policy {
+    /// The defaults (see the module doc for why).
+    pub const DEFAULT: Policy = Policy {
+        account: Limits {
+            free: 3,
+            lock_every: 10,
+            base_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+            lock_secs: 15 * 60,
+            final_after: 100,
+            final_lock_secs: 30 * 24 * 60 * 60,
+            // Never: NIST counts consecutive failures until a success.
+            memory_secs: u64::MAX,
+        },
+        source: Limits {
+            free: 10,
+            lock_every: 30,
+            base_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+            lock_secs: 15 * 60,
+            final_after: 300,
+            final_lock_secs: 24 * 60 * 60,
+            memory_secs: 60 * 60,
+        },
+        bulk_records: 30,
+        bulk_window_secs: 10 * 60,
+    };
+
+    /// The defaults, shortened by the `BENCH_SIGNIN_*` and `BENCH_ALERT_*`
+    /// variables when set.
+    pub fn from_env() -> Result<Policy, ServerError> {
+        let mut p = Policy::DEFAULT;
+        let delay = shorter("BENCH_SIGNIN_DELAY_MS", p.account.base_delay_ms)?;
+        let lock = shorter("BENCH_SIGNIN_LOCK_SECS", p.account.lock_secs)?;
+        for l in [&mut p.account, &mut p.source] {
+            l.base_delay_ms = delay;
+            l.lock_secs = lock;
+        }
+        p.bulk_records = shorter("BENCH_ALERT_BULK_RECORDS", p.bulk_records as u64)? as usize;
+        p.bulk_window_secs = shorter("BENCH_ALERT_BULK_WINDOW_SECS", p.bulk_window_secs)?;
+        Ok(p)
+    }
+}
+
+fn shorter(name: &str, default: u64) -> Result<u64, ServerError> {
+    let Ok(raw) = std::env::var(name) else {
+        return Ok(default);
+    };
+    let value: u64 = raw.trim().parse().map_err(|_| ServerError::BadConfig {
+        source_name: name.into(),
+        reason: format!("{raw:?} is not a whole number"),
+    })?;
+    if value == 0 || value > default {
+        return Err(ServerError::BadConfig {
+            source_name: name.into(),
+            reason: format!(
+                "{value} is outside 1..={default}; this setting may only lower the default of {default}"
+            ),
+        });
+    }
+    Ok(value)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Counter {
+    failures: u32,
+    last_failure_ms: u64,
+}
+
+impl Counter {
+    /// When the next attempt may be made, in ms since the epoch.
+    fn next_allowed_ms(&self, l: &Limits) -> u64 {
+        let f = self.failures;
+        if f == 0 {
+            return 0;
+        }
+        let wait_ms = if f >= l.final_after {
+            l.final_lock_secs.saturating_mul(1000)
+        } else if f % l.lock_every == 0 {
+            let doublings = (f / l.lock_every - 1).min(20);
+            l.lock_secs.saturating_mul(1000) << doublings
+        } else if f > l.free {
+            let doublings = (f - l.free - 1).min(20);
+            (l.base_delay_ms << doublings).min(l.max_delay_ms)
+        } else {
+            0
+        };
+        self.last_failure_ms.saturating_add(wait_ms)
+    }
+
+    fn forget_if_stale(&mut self, l: &Limits, now_ms: u64) {
+        // Quiet time counts from the end of any wait, so sitting out a
+        // lock does not wipe the count.
+        let quiet_since = self.last_failure_ms.max(self.next_allowed_ms(l));
+        let stale =
+            now_ms >= quiet_since && now_ms - quiet_since > l.memory_secs.saturating_mul(1000);
+        if stale {
+            *self = Counter::default();
+        }
+    }
+}
+
+/// The answer to "may this sign-in attempt go ahead?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Check the password.
+    Go,
+    /// Refuse without checking; try again after this many seconds (at
+    /// least 1).
+    Wait {
+        /// Seconds to wait.
+        secs: u64,
+        /// Whether this is a lock rather than a short delay.
+        locked: bool,
+    },
+}
+
+/// What a failure crossed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crossed {
+    /// `failed_sign_ins_account` or `failed_sign_ins_source`.
+    pub kind: &'static str,
+    /// The consecutive failures counted.
+    pub failures: u32,
+}
+
+/// Failed sign-in counters per account name and per source address.
+pub struct Throttle {
+    policy: Policy,
+    accounts: Mutex<HashMap<String, Counter>>,
+    sources: Mutex<HashMap<IpAddr, Counter>>,
+}
+
+fn account_key(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+impl Throttle {
+    /// Counters under `policy`.
+    pub fn new(policy: Policy) -> Throttle {
+        Throttle {
+            policy,
+            accounts: Mutex::default(),
+            sources: Mutex::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether an attempt for `username` from `source` may go ahead now.
+    pub fn check(&self, username: &str, source: IpAddr, now_ms: u64) -> Decision {
+        let p = &self.policy;
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let mut until = 0;
+        let mut locked = false;
+        if let Some(c) = accounts.get_mut(&account_key(username)) {
+            c.forget_if_stale(&p.account, now_ms);
+            until = c.next_allowed_ms(&p.account);
+            locked = c.failures >= p.account.lock_every && c.failures % p.account.lock_every == 0
+                || c.failures >= p.account.final_after;
+        }
+        if let Some(c) = sources.get_mut(&source) {
+            c.forget_if_stale(&p.source, now_ms);
+            let s = c.next_allowed_ms(&p.source);
+            if s > until {
+                until = s;
+                locked = c.failures >= p.source.lock_every && c.failures % p.source.lock_every == 0
+                    || c.failures >= p.source.final_after;
+            }
+        }
+        if now_ms >= until {
+            Decision::Go
+        } else {
+            Decision::Wait {
+                secs: (until - now_ms).div_ceil(1000).max(1),
+                locked,
+            }
+        }
+    }
+
+    /// Counts a failed attempt; returns the alerts it crossed (the first
+    /// lock of the account, the first lock of the address).
+    pub fn fail(&self, username: &str, source: IpAddr, now_ms: u64) -> Vec<Crossed> {
+        let p = &self.policy;
+        let mut crossed = Vec::new();
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let c = accounts.entry(account_key(username)).or_default();
+        c.forget_if_stale(&p.account, now_ms);
+        c.failures += 1;
+        c.last_failure_ms = now_ms;
+        if c.failures == p.account.lock_every {
+            crossed.push(Crossed {
+                kind: "failed_sign_ins_account",
+                failures: c.failures,
+            });
+        }
+        drop(accounts);
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let c = sources.entry(source).or_default();
+        c.forget_if_stale(&p.source, now_ms);
+        c.failures += 1;
+        c.last_failure_ms = now_ms;
+        if c.failures == p.source.lock_every {
+            crossed.push(Crossed {
+                kind: "failed_sign_ins_source",
+                failures: c.failures,
+            });
+        }
+        crossed
+    }
+
+    /// A completed sign-in clears the account's counter (not the address's:
+    /// one person's success says nothing about another's guesses).
+    pub fn succeed(&self, username: &str) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts.remove(&account_key(username));
+    }
+}
+
+/// Distinct client records read per account in a sliding window.
+pub struct BulkAccess {
+    records: usize,
+    window_ms: u64,
+    reads: Mutex<HashMap<Uuid, Window>>,
+}
+
+#[derive(Default)]
+struct Window {
+    reads: VecDeque<(u64, Uuid)>,
+    alerted: bool,
+}
+
+impl BulkAccess {
+    /// A tracker under `policy`.
+    pub fn new(policy: &Policy) -> BulkAccess {
+        BulkAccess {
+            records: policy.bulk_records,
+            window_ms: policy.bulk_window_secs * 1000,
+            reads: Mutex::default(),
+        }
+    }
+
+    /// Counts a read; returns the number of distinct records read in the
+    /// window when this read takes it past the threshold (once per burst:
+    /// the alert re-arms when the window empties below the threshold).
+    pub fn read(&self, account: Uuid, record: Uuid, now_ms: u64) -> Option<usize> {
+        let mut all = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        let w = all.entry(account).or_default();
+        while w
+            .reads
+            .front()
+            .is_some_and(|(t, _)| now_ms.saturating_sub(*t) >= self.window_ms)
+        {
+            w.reads.pop_front();
+        }
+        w.reads.retain(|(_, r)| *r != record);
+        w.reads.push_back((now_ms, record));
+        let distinct = w.reads.len();
+        if distinct <= self.records {
+            w.alerted = false;
+            return None;
+        }
+        if w.alerted {
+            return None;
+        }
+        w.alerted = true;
+        Some(distinct)
+    }
+}
+
+/// The network an address belongs to, for the new-network alert: IPv4 /24,
+/// IPv6 /48 (one site's allocation).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
+    const OTHER_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 9));
+
+    #[test]
+    fn the_first_three_failures_cost_no_wait_and_then_waits_double() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let now = 1_000_000_000;
+        for _ in 0..3 {
+            assert_eq!(t.check("amina", IP, now), Decision::Go);
+            t.fail("amina", IP, now);
+        }
+        assert_eq!(t.check("amina", IP, now), Decision::Go);
+        t.fail("amina", IP, now);
+        assert_eq!(
+            t.check("Amina", IP, now),
+            Decision::Wait {
+                secs: 1,
+                locked: false
+            }
+        );
+        assert_eq!(t.check("amina", IP, now + 1000), Decision::Go);
+        t.fail("amina", IP, now + 1000);
+        assert_eq!(
+            t.check("amina", IP, now + 1000),
+            Decision::Wait {
+                secs: 2,
+                locked: false
+            }
+        );
+        assert_eq!(t.check("someone-else", OTHER_IP, now + 1000), Decision::Go);
+    }
+
+    /// Fails `n` times, each as soon as allowed; returns the time after.
+    fn fail_n(t: &Throttle, user: &str, ip: IpAddr, mut now: u64, n: u32) -> (u64, Vec<Crossed>) {
+        let mut crossed = Vec::new();
+        for _ in 0..n {
+            if let Decision::Wait { secs, .. } = t.check(user, ip, now) {
+                now += secs * 1000;
+            }
+            assert_eq!(t.check(user, ip, now), Decision::Go);
+            crossed.extend(t.fail(user, ip, now));
+        }
+        (now, crossed)
+    }
+
+    #[test]
+    fn the_tenth_failure_locks_the_account_for_fifteen_minutes_and_alerts_once() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let (now, crossed) = fail_n(&t, "amina", IP, 5_000_000, 9);
+        assert!(crossed.is_empty(), "no alert before the threshold");
+        let (now, crossed) = fail_n(&t, "amina", IP, now, 1);
+        assert_eq!(
+            crossed,
+            vec![Crossed {
+                kind: "failed_sign_ins_account",
+                failures: 10
+            }]
+        );
+        assert_eq!(
+            t.check("amina", IP, now),
+            Decision::Wait {
+                secs: 15 * 60,
+                locked: true
+            }
+        );
+        assert_eq!(t.check("amina", IP, now + 15 * 60 * 1000), Decision::Go);
+        let (_, crossed) = fail_n(&t, "amina", IP, now + 15 * 60 * 1000, 1);
+        assert!(crossed.is_empty(), "the alert is raised once per run");
+    }
+
+    #[test]
+    fn locks_double_and_the_hundredth_failure_locks_for_thirty_days() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let (now, _) = fail_n(&t, "amina", IP, 0, 20);
+        assert_eq!(
+            t.check("amina", IP, now),
+            Decision::Wait {
+                secs: 30 * 60,
+                locked: true
+            }
+        );
+        let (now, _) = fail_n(&t, "amina", IP, now, 80);
+        assert_eq!(
+            t.check("amina", IP, now),
+            Decision::Wait {
+                secs: 30 * 24 * 60 * 60,
+                locked: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_completed_sign_in_clears_the_account_counter() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let (now, _) = fail_n(&t, "amina", IP, 0, 5);
+        t.succeed("amina");
+        // The address still remembers 5 failures, below its free 10.
+        assert_eq!(t.check("amina", IP, now), Decision::Go);
+    }
+
+    #[test]
+    fn thirty_failures_from_one_address_across_accounts_lock_it_and_alert() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let mut now = 0;
+        let mut alerts = Vec::new();
+        for i in 0..30 {
+            // A different username each time: no account counter grows.
+            let user = format!("guess-{i}");
+            if let Decision::Wait { secs, .. } = t.check(&user, IP, now) {
+                now += secs * 1000;
+            }
+            let crossed = t.fail(&user, IP, now);
+            assert_eq!(crossed.is_empty(), i < 29, "alert only at the 30th");
+            alerts.extend(crossed);
+        }
+        assert_eq!(alerts[0].kind, "failed_sign_ins_source");
+        assert!(matches!(
+            t.check("new-name", IP, now),
+            Decision::Wait { locked: true, .. }
+        ));
+        assert_eq!(t.check("new-name", OTHER_IP, now), Decision::Go);
+    }
+
+    #[test]
+    fn an_address_is_forgotten_after_a_quiet_hour_but_an_account_only_by_success() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let (now, _) = fail_n(&t, "amina", IP, 0, 8);
+        let later = now + 2 * 60 * 60 * 1000;
+        assert_eq!(t.check("amina", IP, later), Decision::Go);
+        let (now, crossed) = fail_n(&t, "amina", OTHER_IP, later, 2);
+        assert_eq!(crossed[0].kind, "failed_sign_ins_account", "8 + 2 = 10");
+        // The first address forgot its 8; 21 more from it do not reach 30.
+        let mut now = now + 16 * 60 * 1000;
+        for i in 0..21 {
+            let user = format!("guess-{i}");
+            if let Decision::Wait { secs, .. } = t.check(&user, IP, now) {
+                now += secs * 1000;
+            }
+            assert!(t.fail(&user, IP, now).is_empty());
+        }
+    }
+
+    #[test]
+    fn bulk_access_alerts_on_the_thirty_first_distinct_record_in_ten_minutes() {
+        let b = BulkAccess::new(&Policy::DEFAULT);
+        let who = Uuid::new_v4();
+        let first = Uuid::new_v4();
+        assert_eq!(b.read(who, first, 0), None);
+        for i in 1..30 {
+            assert_eq!(b.read(who, Uuid::new_v4(), i * 1000), None);
+            // Re-reading a record does not count it twice.
+            assert_eq!(b.read(who, first, i * 1000), None);
+        }
+        assert_eq!(b.read(who, Uuid::new_v4(), 40_000), Some(31));
+        assert_eq!(b.read(who, Uuid::new_v4(), 41_000), None, "once per burst");
+        assert_eq!(b.read(Uuid::new_v4(), Uuid::new_v4(), 41_000), None);
+    }
+
+    #[test]
+    fn reads_spread_wider_than_the_window_raise_no_bulk_alert() {
+        let b = BulkAccess::new(&Policy::DEFAULT);
+        let who = Uuid::new_v4();
+        for i in 0..100u64 {
+            assert_eq!(b.read(who, Uuid::new_v4(), i * 21_000), None);
+        }
+    }
+
+    #[test]
+    fn networks_are_ipv4_slash_24_and_ipv6_slash_48() {
+        assert_eq!(network_of("10.1.2.3".parse().unwrap()), "10.1.2.0/24");
+        assert_eq!(
+            network_of("2001:db8:abcd:12::1".parse().unwrap()),
+            "2001:db8:abcd::/48"
+        );
+        assert_eq!(
+            network_of("::ffff:10.1.2.3".parse().unwrap()),
+            "10.1.2.0/24"
+        );
+    }
+}
