@@ -119,6 +119,8 @@ impl Policy {
         let lock = shorter("BENCH_SIGNIN_LOCK_SECS", p.account.lock_secs)?;
         for l in [&mut p.account, &mut p.source] {
             l.base_delay_ms = delay;
+            // The cap keeps its ratio to the first wait (60 s to 1 s).
+            l.max_delay_ms = l.max_delay_ms.min(delay.saturating_mul(60));
             l.lock_secs = lock;
         }
         p.bulk_records = shorter("BENCH_ALERT_BULK_RECORDS", p.bulk_records as u64)? as usize;

@@ -159,3 +159,164 @@ fn the_database_refuses_to_update_or_delete_audit_entries() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// A server that saw some activity, stopped cleanly (which signs the head).
+async fn busy_log() -> DataDir {
+    let dir = DataDir::init();
+    let mut server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    for _ in 0..4 {
+        let _: Vec<bench_protocol::api::ClientSummary> = api.get(routes::CLIENTS).await.unwrap();
+    }
+    server.stop();
+    dir
+}
+
+fn entry_count(dir: &DataDir) -> i64 {
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    db.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_the_last_entries_is_caught_by_the_checkpoint_signed_at_shutdown() {
+    let dir = busy_log().await;
+    let n = entry_count(&dir);
+    let (ok, out, err) = verify(&dir);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("1 signed checkpoints"), "{out}");
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > {};",
+        n - 3
+    ))
+    .unwrap();
+    drop(db);
+    let (ok, _, err) = verify(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("audit log entry {} does not verify", n - 2))
+            && err.contains("missing"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_reordered_entries_are_named_by_verify() {
+    let dir = busy_log().await;
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER audit_log_no_update;
+         UPDATE audit_log SET seq = -1 WHERE seq = 3;
+         UPDATE audit_log SET seq = 3 WHERE seq = 4;
+         UPDATE audit_log SET seq = 4 WHERE seq = -1;",
+    )
+    .unwrap();
+    drop(db);
+    let (ok, _, err) = verify(&dir);
+    assert!(!ok);
+    assert!(err.contains("audit log entry 3 does not verify"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_verifies_on_its_own_and_the_export_itself_is_audited() {
+    let dir = busy_log().await;
+    let n = entry_count(&dir);
+    let out_file = dir.tmp.path().join("for-auditor.jsonl");
+    let (ok, out, err) = run(
+        &[
+            "audit",
+            "export",
+            "--data-dir",
+            dir.arg(),
+            "--from",
+            "2",
+            "--to",
+            &n.to_string(),
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok, "{out}\n{err}");
+    let key = out
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("export prints the checkpoint key");
+    let (ok, vout, verr) = run(
+        &[
+            "audit",
+            "verify-export",
+            "--in",
+            out_file.to_str().unwrap(),
+            "--public-key",
+            key,
+        ],
+        None,
+    );
+    assert!(ok, "{vout}\n{verr}");
+    assert_eq!(
+        vout.trim(),
+        format!("audit export OK: {} entries, 1 signed checkpoints", n - 1)
+    );
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(text.lines().all(|l| l.contains("\"type\"")));
+    assert!(text.contains("\"hash\"") && text.contains("\"signature\""));
+
+    // The export is recorded, and the log still verifies after it.
+    assert_eq!(entry_count(&dir), n + 1);
+    let (ok, out, err) = verify(&dir);
+    assert!(ok, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_a_device_recorded_offline_are_stored_once_with_its_device_id() {
+    use bench_protocol::api::{DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload};
+    let dir = DataDir::init();
+    let mut server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    let record = Uuid::new_v4();
+    let upload = DeviceAuditUpload {
+        entries: (0..3)
+            .map(|i| DeviceAuditEntry {
+                entry_id: Uuid::new_v4(),
+                occurred_at: format!("2026-02-0{}T10:00:00Z", i + 1),
+                kind: "note_edited".into(),
+                record_id: Some(record),
+                change_id: Some(Uuid::new_v4()),
+            })
+            .collect(),
+    };
+    let first: DeviceAuditResponse = api.post(routes::AUDIT_UPLOAD, &upload).await.unwrap();
+    assert_eq!((first.stored, first.already_stored), (3, 0));
+    let again: DeviceAuditResponse = api.post(routes::AUDIT_UPLOAD, &upload).await.unwrap();
+    assert_eq!((again.stored, again.already_stored), (0, 3));
+
+    // A kind that is free text (which could carry a name) is refused whole.
+    let mut bad = upload.clone();
+    bad.entries[0].entry_id = Uuid::new_v4();
+    bad.entries[0].kind = "Opened Jane's file".into();
+    let (status, _) = api
+        .post::<DeviceAuditResponse, _>(routes::AUDIT_UPLOAD, &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    server.stop();
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let rows: Vec<(Option<String>, Option<String>, String)> = db
+        .prepare("SELECT device_id, role, details FROM audit_log WHERE event = 'device_recorded' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 3, "one entry per offline edit, stored once");
+    assert!(rows.iter().all(|r| r.0.is_some()
+        && r.1.as_deref() == Some("solo_practitioner")
+        && r.2.contains("note_edited")));
+    let (ok, out, err) = verify(&dir);
+    assert!(ok, "{out}\n{err}");
+}

@@ -25,7 +25,12 @@ pub fn bench(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("BENCH_SESSION_IDLE_SECS")
-        .env_remove("BENCH_SESSION_MAX_SECS");
+        .env_remove("BENCH_SESSION_MAX_SECS")
+        .env_remove("BENCH_SIGNIN_DELAY_MS")
+        .env_remove("BENCH_SIGNIN_LOCK_SECS")
+        .env_remove("BENCH_ALERT_BULK_RECORDS")
+        .env_remove("BENCH_ALERT_BULK_WINDOW_SECS")
+        .env_remove("BENCH_AUDIT_CHECKPOINT_EVERY");
     cmd
 }
 
@@ -86,6 +91,16 @@ impl DataDir {
 
     /// Adds a practitioner; returns (password, TOTP secret if asked for).
     pub fn add_user(&self, username: &str, with_totp: bool) -> (String, Option<String>) {
+        self.add_user_as(username, "solo_practitioner", with_totp)
+    }
+
+    /// Adds an account with `role`; returns (password, TOTP secret if asked for).
+    pub fn add_user_as(
+        &self,
+        username: &str,
+        role: &str,
+        with_totp: bool,
+    ) -> (String, Option<String>) {
         let password = format!("pw-{}", Uuid::new_v4().simple());
         let mut args = vec![
             "user",
@@ -97,7 +112,7 @@ impl DataDir {
             "--display-name",
             "Synthetic Practitioner",
             "--role",
-            "solo_practitioner",
+            role,
             "--password-stdin",
         ];
         if with_totp {
@@ -367,7 +382,12 @@ impl Api {
 
 /// A fresh account on `dir`, signed in on `server`.
 pub async fn signed_in(dir: &DataDir, server: &Server, username: &str) -> Api {
-    let (password, secret) = dir.add_user(username, true);
+    signed_in_as(dir, server, username, "solo_practitioner").await
+}
+
+/// A fresh account with `role`, signed in on `server`.
+pub async fn signed_in_as(dir: &DataDir, server: &Server, username: &str, role: &str) -> Api {
+    let (password, secret) = dir.add_user_as(username, role, true);
     let mut api = server.client();
     api.sign_in(username, &password, &secret.unwrap()).await;
     api
