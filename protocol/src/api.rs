@@ -51,6 +51,36 @@ pub mod routes {
     /// uploaded intact at sync and stored with the device's id.
     pub const AUDIT_UPLOAD: &str = "/v1/audit/device";
 
+    /// `POST` [`super::NewShare`] → [`super::Share`]: the owner shares one
+    /// client's record (with their notes) with a clinic colleague, with the
+    /// client's recorded consent. `GET` → `Vec<`[`super::Share`]`>`: shares
+    /// the caller made or received.
+    pub const SHARES: &str = "/v1/shares";
+    /// `POST /v1/shares/{id}/revoke`, no body: ends a share at once.
+    pub const SHARE_REVOKE: &str = "/v1/shares/{id}/revoke";
+    /// `GET` → `Vec<`[`super::TeamMember`]`>`: the clinic's accounts (clinic
+    /// admin only; no clinical content).
+    pub const TEAM: &str = "/v1/team";
+    /// `POST` [`super::NewSupervision`] → [`super::Supervision`]; `GET` →
+    /// `Vec<`[`super::Supervision`]`>` (clinic admin only).
+    pub const SUPERVISION: &str = "/v1/team/supervision";
+    /// `POST /v1/team/supervision/{id}/revoke`, no body (clinic admin only).
+    pub const SUPERVISION_REVOKE: &str = "/v1/team/supervision/{id}/revoke";
+    /// `POST` [`super::NewSupportGrant`] → [`super::SupportGrant`]: the owner
+    /// lets one operations account open one client's record for a support
+    /// ticket, for a limited time.
+    pub const SUPPORT_GRANTS: &str = "/v1/support-grants";
+
+    /// The path of one share's revoke action.
+    pub fn share_revoke(id: uuid::Uuid) -> String {
+        format!("/v1/shares/{id}/revoke")
+    }
+
+    /// The path of one supervision assignment's revoke action.
+    pub fn supervision_revoke(id: uuid::Uuid) -> String {
+        format!("/v1/team/supervision/{id}/revoke")
+    }
+
     /// The path of one client's record.
     pub fn client(id: uuid::Uuid) -> String {
         format!("/v1/clients/{id}")
@@ -317,6 +347,109 @@ pub struct PullResponse {
     /// True when another page is waiting.
     pub more: bool,
 }
+
+/// `POST /v1/shares`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewShare {
+    /// The client whose record (and notes) to share.
+    pub client_id: Uuid,
+    /// The colleague (a clinic practitioner) to share with.
+    pub grantee_id: Uuid,
+    /// Where the client's consent is recorded (e.g. a consent form number);
+    /// required and non-empty. Must not contain the client's name.
+    pub consent_reference: String,
+}
+
+/// A share of one client's record with one colleague.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// Share id.
+    pub id: Uuid,
+    /// The client shared.
+    pub client_id: Uuid,
+    /// The practitioner who owns the record.
+    pub owner_id: Uuid,
+    /// The colleague who may read it.
+    pub grantee_id: Uuid,
+    /// Where the consent is recorded.
+    pub consent_reference: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC, once revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// One account as the clinic admin sees it: no clinical content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMember {
+    /// Account id.
+    pub id: Uuid,
+    /// Sign-in name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Whether 2FA is set up.
+    pub has_totp: bool,
+}
+
+/// `POST /v1/team/supervision`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSupervision {
+    /// A supervisor account.
+    pub supervisor_id: Uuid,
+    /// The practitioner whose records they will read for supervision.
+    pub practitioner_id: Uuid,
+}
+
+/// A supervisor's assignment to one practitioner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervision {
+    /// Assignment id.
+    pub id: Uuid,
+    /// The supervisor.
+    pub supervisor_id: Uuid,
+    /// The supervised practitioner.
+    pub practitioner_id: Uuid,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC, once revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// `POST /v1/support-grants`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSupportGrant {
+    /// The client whose record support may open.
+    pub client_id: Uuid,
+    /// The operations account.
+    pub operator_id: Uuid,
+    /// The support ticket; required and non-empty.
+    pub ticket: String,
+    /// Where the practitioner's consent is recorded; required and non-empty.
+    pub consent_reference: String,
+    /// How long the grant lasts, in seconds (at most [`MAX_SUPPORT_GRANT_SECS`]).
+    pub duration_secs: u64,
+}
+
+/// A time-limited grant for operations to open one record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportGrant {
+    /// Grant id.
+    pub id: Uuid,
+    /// The client.
+    pub client_id: Uuid,
+    /// The operations account.
+    pub operator_id: Uuid,
+    /// The ticket.
+    pub ticket: String,
+    /// RFC 3339 UTC: the grant ends then.
+    pub expires_at: String,
+}
+
+/// Longest support grant: four hours, one working session on a ticket.
+pub const MAX_SUPPORT_GRANT_SECS: u64 = 4 * 60 * 60;
 
 /// One audit entry recorded on a device, for [`routes::AUDIT_UPLOAD`].
 /// Holds ids and a kind only, never a name or a note's text.

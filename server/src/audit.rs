@@ -122,6 +122,18 @@ pub enum Event {
     AlertsListed,
     /// An entry a device recorded (offline) and uploaded at sync.
     DeviceRecorded,
+    /// A client's record was shared with a colleague, with consent.
+    ShareCreated,
+    /// A share was revoked.
+    ShareRevoked,
+    /// A supervisor was assigned to a practitioner.
+    SupervisionAssigned,
+    /// A supervision assignment ended.
+    SupervisionRevoked,
+    /// A practitioner let operations open one record for a ticket.
+    SupportGrantCreated,
+    /// The clinic admin read the team list.
+    TeamListed,
 }
 
 impl Event {
@@ -155,6 +167,12 @@ impl Event {
             Event::AlertRaised => "alert_raised",
             Event::AlertsListed => "alerts_listed",
             Event::DeviceRecorded => "device_recorded",
+            Event::ShareCreated => "share_created",
+            Event::ShareRevoked => "share_revoked",
+            Event::SupervisionAssigned => "supervision_assigned",
+            Event::SupervisionRevoked => "supervision_revoked",
+            Event::SupportGrantCreated => "support_grant_created",
+            Event::TeamListed => "team_listed",
         }
     }
 }

@@ -18,7 +18,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bench_protocol::api::{
     routes, ApiError, DeviceAuditResponse, DeviceAuditUpload, ErrorCode, LoginRequest,
-    LoginResponse, PushRequest, PushResponse, Role, SessionInfo, TotpRequest,
+    LoginResponse, NewShare, NewSupervision, NewSupportGrant, PushRequest, PushResponse, Role,
+    SessionInfo, Share, Supervision, SupportGrant, TeamMember, TotpRequest,
     MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND, MAX_PULL_LIMIT,
 };
 use serde::Deserialize;
@@ -61,23 +62,73 @@ pub struct AppState {
 
 type AppRef = Arc<AppState>;
 
+/// The routes and the list of (method, path) they serve, built by the same
+/// calls so the list cannot drift from the router (the role matrix test
+/// compares against the list).
+struct Routes {
+    router: Router<AppRef>,
+    list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        handler: axum::routing::MethodRouter<AppRef>,
+    ) -> Routes {
+        self.list.push((method, path));
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+fn routes_table() -> Routes {
+    Routes {
+        router: Router::new(),
+        list: Vec::new(),
+    }
+    .add("GET", routes::HEALTH, get(health))
+    .add("POST", routes::LOGIN, post(login))
+    .add("POST", routes::TOTP, post(totp_step))
+    .add("POST", routes::ENROL, post(enrol_step))
+    .add("POST", routes::LOGOUT, post(logout))
+    .add("GET", routes::ME, get(me))
+    .add("GET", routes::CLIENTS, get(list_clients))
+    .add("GET", routes::CLIENT, get(client_detail))
+    .add(
+        "POST",
+        routes::SYNC_PUSH,
+        post(push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
+    )
+    .add("GET", routes::SYNC_PULL, get(pull))
+    .add("POST", routes::AUDIT_UPLOAD, post(device_audit))
+    .add(
+        "GET|POST",
+        routes::SHARES,
+        get(list_shares).post(create_share),
+    )
+    .add("POST", routes::SHARE_REVOKE, post(revoke_share))
+    .add("GET", routes::TEAM, get(team))
+    .add(
+        "GET|POST",
+        routes::SUPERVISION,
+        get(list_supervision).post(create_supervision),
+    )
+    .add("POST", routes::SUPERVISION_REVOKE, post(revoke_supervision))
+    .add("POST", routes::SUPPORT_GRANTS, post(create_support_grant))
+}
+
+/// Every (method, path) the API serves; `GET|POST` for a path that serves
+/// both.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    routes_table().list
+}
+
 /// The API's routes with their layers.
 pub fn router(state: AppRef) -> Router {
-    Router::new()
-        .route(routes::HEALTH, get(health))
-        .route(routes::LOGIN, post(login))
-        .route(routes::TOTP, post(totp_step))
-        .route(routes::ENROL, post(enrol_step))
-        .route(routes::LOGOUT, post(logout))
-        .route(routes::ME, get(me))
-        .route(routes::CLIENTS, get(list_clients))
-        .route(routes::CLIENT, get(client_detail))
-        .route(
-            routes::SYNC_PUSH,
-            post(push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
-        )
-        .route(routes::SYNC_PULL, get(pull))
-        .route(routes::AUDIT_UPLOAD, post(device_audit))
+    routes_table()
+        .router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
@@ -309,7 +360,19 @@ impl Authed {
         peer: SocketAddr,
         route: &'static str,
     ) -> Result<(), Failure> {
-        if matches!(self.account.role, Role::ClinicAdmin | Role::Operations) {
+        self.refuse(state, peer, route, &[Role::ClinicAdmin, Role::Operations])
+            .await
+    }
+
+    /// Refuses (and audits) the caller when their role is one of `roles`.
+    async fn refuse(
+        &self,
+        state: &AppState,
+        peer: SocketAddr,
+        route: &'static str,
+        roles: &[Role],
+    ) -> Result<(), Failure> {
+        if roles.contains(&self.account.role) {
             let mut entry = self.entry(Event::AccessDenied, ip(peer));
             entry.details = serde_json::json!({ "route": route });
             audit(state, entry).await?;
@@ -619,16 +682,30 @@ async fn client_detail(
     who: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<bench_protocol::api::ClientDetail>, Failure> {
-    who.require_clinical(&state, peer, routes::CLIENT).await?;
+    // Operations pass this gate only to meet the support-grant check below.
+    who.refuse(&state, peer, routes::CLIENT, &[Role::ClinicAdmin])
+        .await?;
     let id: Uuid = id.parse().map_err(|_| Failure::not_found())?;
     let owner = who.account.id;
-    let detail = state
+    let viewer = who.account.clone();
+    let found = state
         .store
-        .call(move |s| s.client_detail(owner, id))
+        .call(move |s| match s.access(&viewer, id, clock::now_unix())? {
+            Some((owner, access)) => {
+                Ok::<_, ServerError>(s.client_detail(owner, id)?.map(|d| (d, access)))
+            }
+            None => Ok(None),
+        })
         .await?;
+    let access = found.as_ref().map(|f| f.1);
+    let detail = found.map(|f| f.0);
     let mut entry = who.entry(Event::ClientRead, ip(peer));
     entry.record_id = Some(id);
-    entry.details = serde_json::json!({ "found": detail.is_some() });
+    entry.details = serde_json::json!({
+        "found": detail.is_some(),
+        "access": access.map(|a| a.as_str()),
+        "via": access.and_then(|a| a.via()),
+    });
     if let Some(d) = &detail {
         entry.details["note_ids"] =
             serde_json::json!(d.notes.iter().map(|n| n.id).collect::<Vec<_>>());
@@ -768,4 +845,166 @@ async fn device_audit(
         stored,
         already_stored,
     }))
+}
+
+fn refused(r: crate::store::Refused) -> Failure {
+    if r.forbidden {
+        Failure::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, r.message)
+    } else {
+        Failure::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, r.message)
+    }
+}
+
+/// Shares one of the caller's clients with a colleague, with consent.
+async fn create_share(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    ApiJson(req): ApiJson<NewShare>,
+) -> Result<Json<Share>, Failure> {
+    who.require_clinical(&state, peer, routes::SHARES).await?;
+    let owner = who.account.clone();
+    let share = state
+        .store
+        .call(move |s| s.create_share(&owner, &req))
+        .await?
+        .map_err(refused)?;
+    let mut entry = who.entry(Event::ShareCreated, ip(peer));
+    entry.record_id = Some(share.client_id);
+    entry.details = serde_json::json!({ "share_id": share.id, "grantee_id": share.grantee_id });
+    audit(&state, entry).await?;
+    Ok(Json(share))
+}
+
+/// Shares the caller made or received.
+async fn list_shares(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+) -> Result<Json<Vec<Share>>, Failure> {
+    who.require_clinical(&state, peer, routes::SHARES).await?;
+    let me = who.account.id;
+    Ok(Json(state.store.call(move |s| s.shares_of(me)).await?))
+}
+
+/// Ends a share the caller made; the colleague's next request is refused.
+async fn revoke_share(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Failure> {
+    who.require_clinical(&state, peer, routes::SHARE_REVOKE)
+        .await?;
+    let id: Uuid = id.parse().map_err(|_| Failure::not_found())?;
+    let me = who.account.id;
+    if !state.store.call(move |s| s.revoke_share(me, id)).await? {
+        return Err(Failure::not_found());
+    }
+    let mut entry = who.entry(Event::ShareRevoked, ip(peer));
+    entry.details = serde_json::json!({ "share_id": id });
+    audit(&state, entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+const NOT_ADMIN: &[Role] = &[
+    Role::SoloPractitioner,
+    Role::ClinicPractitioner,
+    Role::Supervisor,
+    Role::Operations,
+];
+
+/// The clinic's accounts, for the clinic admin: no clinical content.
+async fn team(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+) -> Result<Json<Vec<TeamMember>>, Failure> {
+    who.refuse(&state, peer, routes::TEAM, NOT_ADMIN).await?;
+    let members = state.store.call(|s| s.team()).await?;
+    audit(&state, who.entry(Event::TeamListed, ip(peer))).await?;
+    Ok(Json(members))
+}
+
+/// Supervision assignments, for the clinic admin.
+async fn list_supervision(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+) -> Result<Json<Vec<Supervision>>, Failure> {
+    who.refuse(&state, peer, routes::SUPERVISION, NOT_ADMIN)
+        .await?;
+    Ok(Json(state.store.call(|s| s.supervisions()).await?))
+}
+
+/// Assigns a supervisor to a practitioner (clinic admin).
+async fn create_supervision(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    ApiJson(req): ApiJson<NewSupervision>,
+) -> Result<Json<Supervision>, Failure> {
+    who.refuse(&state, peer, routes::SUPERVISION, NOT_ADMIN)
+        .await?;
+    let sup = state
+        .store
+        .call(move |s| s.create_supervision(&req))
+        .await?
+        .map_err(refused)?;
+    let mut entry = who.entry(Event::SupervisionAssigned, ip(peer));
+    entry.details = serde_json::json!({
+        "supervision_id": sup.id,
+        "supervisor_id": sup.supervisor_id,
+        "practitioner_id": sup.practitioner_id,
+    });
+    audit(&state, entry).await?;
+    Ok(Json(sup))
+}
+
+/// Ends a supervision assignment (clinic admin); effective at the
+/// supervisor's next request.
+async fn revoke_supervision(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Failure> {
+    who.refuse(&state, peer, routes::SUPERVISION_REVOKE, NOT_ADMIN)
+        .await?;
+    let id: Uuid = id.parse().map_err(|_| Failure::not_found())?;
+    if !state.store.call(move |s| s.revoke_supervision(id)).await? {
+        return Err(Failure::not_found());
+    }
+    let mut entry = who.entry(Event::SupervisionRevoked, ip(peer));
+    entry.details = serde_json::json!({ "supervision_id": id });
+    audit(&state, entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lets one operations account open one of the caller's client records for
+/// a support ticket, with the caller's recorded consent, for a limited time.
+async fn create_support_grant(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    ApiJson(req): ApiJson<NewSupportGrant>,
+) -> Result<Json<SupportGrant>, Failure> {
+    who.require_clinical(&state, peer, routes::SUPPORT_GRANTS)
+        .await?;
+    let owner = who.account.clone();
+    let grant = state
+        .store
+        .call(move |s| s.create_support_grant(&owner, &req, clock::now_unix()))
+        .await?
+        .map_err(refused)?;
+    let mut entry = who.entry(Event::SupportGrantCreated, ip(peer));
+    entry.record_id = Some(grant.client_id);
+    entry.details = serde_json::json!({
+        "grant_id": grant.id,
+        "operator_id": grant.operator_id,
+        "ticket": grant.ticket,
+        "expires_at": grant.expires_at,
+    });
+    audit(&state, entry).await?;
+    Ok(Json(grant))
 }

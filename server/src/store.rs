@@ -26,8 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bench_protocol::api::{
-    Change, ChangeOutcome, ChangeResult, ClientDetail, ClientSummary, Practitioner, PullResponse,
-    RejectCode, Role, ServerChange, MAX_NOTE_BYTES,
+    Change, ChangeOutcome, ChangeResult, ClientDetail, ClientSummary, NewShare, NewSupervision,
+    NewSupportGrant, Practitioner, PullResponse, RejectCode, Role, ServerChange, Share,
+    Supervision, SupportGrant, TeamMember, MAX_NOTE_BYTES, MAX_SUPPORT_GRANT_SECS,
 };
 use bench_protocol::{NoteStatus, Record, RecordKind};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -86,6 +87,33 @@ CREATE TABLE IF NOT EXISTS applied_changes (
     record_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shares (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    owner TEXT NOT NULL REFERENCES accounts(id),
+    grantee TEXT NOT NULL REFERENCES accounts(id),
+    consent_reference TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS shares_grantee ON shares(grantee, client_id);
+CREATE TABLE IF NOT EXISTS supervision (
+    id TEXT PRIMARY KEY,
+    supervisor TEXT NOT NULL REFERENCES accounts(id),
+    practitioner TEXT NOT NULL REFERENCES accounts(id),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS support_grants (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    owner TEXT NOT NULL REFERENCES accounts(id),
+    operator TEXT NOT NULL REFERENCES accounts(id),
+    ticket TEXT NOT NULL,
+    consent_reference TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS known_networks (
     account_id TEXT NOT NULL REFERENCES accounts(id),
@@ -181,6 +209,64 @@ pub struct PushOutcome {
     pub results: Vec<ChangeResult>,
     /// Audit facts: event, record id, details.
     pub audit: Vec<(Event, Uuid, serde_json::Value)>,
+}
+
+/// Why a caller may read a client's record other than their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// They own it.
+    Owner,
+    /// Shared with them, with consent, by the owner (the share's id).
+    Shared(Uuid),
+    /// They supervise the owner (the assignment's id).
+    Supervised(Uuid),
+    /// An operations account with a live support grant (the grant's id).
+    SupportGrant(Uuid),
+}
+
+impl Access {
+    /// The name stored in audit details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Owner => "owner",
+            Access::Shared(_) => "share",
+            Access::Supervised(_) => "supervision",
+            Access::SupportGrant(_) => "support_grant",
+        }
+    }
+
+    /// The share, assignment or grant that allowed it.
+    pub fn via(self) -> Option<Uuid> {
+        match self {
+            Access::Owner => None,
+            Access::Shared(id) | Access::Supervised(id) | Access::SupportGrant(id) => Some(id),
+        }
+    }
+}
+
+/// A request about sharing, supervision or support grants that the store
+/// refused, with a sentence for the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// True when the caller may not do this at all; false when the request
+    /// is incomplete (a missing ticket or consent).
+    pub forbidden: bool,
+    /// What to do about it.
+    pub message: &'static str,
+}
+
+fn forbidden(message: &'static str) -> Refused {
+    Refused {
+        forbidden: true,
+        message,
+    }
+}
+
+fn incomplete(message: &'static str) -> Refused {
+    Refused {
+        forbidden: false,
+        message,
+    }
 }
 
 /// The SQLite operational store.
@@ -439,6 +525,292 @@ impl Store {
             )
             .map_err(self.db())?;
         Ok(SessionCheck::Active { account, device_id })
+    }
+
+    /// Who owns the client record `client_id`, if it exists.
+    pub fn client_owner(&self, client_id: Uuid) -> Result<Option<Uuid>, ServerError> {
+        let owner: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT owner FROM records WHERE id = ?1 AND kind = 'client'",
+                [client_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        Ok(owner.and_then(|o| o.parse().ok()))
+    }
+
+    /// Whether `viewer` may read client `client_id`'s record now, and why.
+    /// This is the one place read access is decided; `None` means the
+    /// caller must be told the record does not exist.
+    pub fn access(
+        &self,
+        viewer: &Account,
+        client_id: Uuid,
+        now: u64,
+    ) -> Result<Option<(Uuid, Access)>, ServerError> {
+        let Some(owner) = self.client_owner(client_id)? else {
+            return Ok(None);
+        };
+        let (v, c, o) = (
+            viewer.id.to_string(),
+            client_id.to_string(),
+            owner.to_string(),
+        );
+        let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Option<Uuid>, ServerError> {
+            let id: Option<String> = self
+                .conn
+                .query_row(sql, p, |r| r.get(0))
+                .optional()
+                .map_err(self.db())?;
+            Ok(id.and_then(|i| i.parse().ok()))
+        };
+        let access = match viewer.role {
+            Role::SoloPractitioner | Role::ClinicPractitioner | Role::Supervisor
+                if owner == viewer.id =>
+            {
+                Some(Access::Owner)
+            }
+            Role::ClinicPractitioner => one(
+                "SELECT id FROM shares WHERE grantee = ?1 AND client_id = ?2 AND owner = ?3 AND revoked_at IS NULL",
+                &[&v, &c, &o],
+            )?
+            .map(Access::Shared),
+            Role::Supervisor => one(
+                "SELECT id FROM supervision WHERE supervisor = ?1 AND practitioner = ?2 AND revoked_at IS NULL",
+                &[&v, &o],
+            )?
+            .map(Access::Supervised),
+            Role::Operations => one(
+                "SELECT id FROM support_grants WHERE operator = ?1 AND client_id = ?2 AND owner = ?3 AND expires_at > ?4",
+                &[&v, &c, &o, &(now as i64)],
+            )?
+            .map(Access::SupportGrant),
+            Role::SoloPractitioner | Role::ClinicAdmin => None,
+        };
+        Ok(access.map(|a| (owner, a)))
+    }
+
+    /// Shares a client's record with a clinic colleague.
+    pub fn create_share(
+        &self,
+        owner: &Account,
+        req: &NewShare,
+    ) -> Result<Result<Share, Refused>, ServerError> {
+        if req.consent_reference.trim().is_empty() {
+            return Ok(Err(incomplete(
+                "Record where the client's consent is kept (consent_reference) before sharing.",
+            )));
+        }
+        if self.client_owner(req.client_id)? != Some(owner.id) {
+            return Ok(Err(forbidden(
+                "You can share only your own clients' records.",
+            )));
+        }
+        let grantee = self.account_by_id(req.grantee_id)?;
+        if grantee.as_ref().map(|g| g.role) != Some(Role::ClinicPractitioner)
+            || req.grantee_id == owner.id
+        {
+            return Ok(Err(forbidden(
+                "A record can be shared only with a clinic practitioner colleague.",
+            )));
+        }
+        let share = Share {
+            id: Uuid::new_v4(),
+            client_id: req.client_id,
+            owner_id: owner.id,
+            grantee_id: req.grantee_id,
+            consent_reference: req.consent_reference.trim().to_string(),
+            created_at: clock::now_rfc3339(),
+            revoked_at: None,
+        };
+        self.conn
+            .execute(
+                "INSERT INTO shares (id, client_id, owner, grantee, consent_reference, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![share.id.to_string(), share.client_id.to_string(), share.owner_id.to_string(), share.grantee_id.to_string(), share.consent_reference, share.created_at],
+            )
+            .map_err(self.db())?;
+        Ok(Ok(share))
+    }
+
+    /// Revokes a share the caller made; false when there is no such live
+    /// share of theirs.
+    pub fn revoke_share(&self, owner: Uuid, id: Uuid) -> Result<bool, ServerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE shares SET revoked_at = ?3 WHERE id = ?1 AND owner = ?2 AND revoked_at IS NULL",
+                params![id.to_string(), owner.to_string(), clock::now_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(n == 1)
+    }
+
+    /// Shares the account made or received.
+    pub fn shares_of(&self, account: Uuid) -> Result<Vec<Share>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, client_id, owner, grantee, consent_reference, created_at, revoked_at FROM shares WHERE owner = ?1 OR grantee = ?1 ORDER BY created_at")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([account.to_string()], |r| {
+                let id = |i: usize| -> rusqlite::Result<Uuid> {
+                    let s: String = r.get(i)?;
+                    Ok(s.parse().unwrap_or_default())
+                };
+                Ok(Share {
+                    id: id(0)?,
+                    client_id: id(1)?,
+                    owner_id: id(2)?,
+                    grantee_id: id(3)?,
+                    consent_reference: r.get(4)?,
+                    created_at: r.get(5)?,
+                    revoked_at: r.get(6)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Every account, for the clinic admin: ids, names and roles only.
+    // Limitation: one server serves one clinic, so the team is every
+    // account; a multi-clinic server would filter on accounts.clinic_id.
+    pub fn team(&self) -> Result<Vec<TeamMember>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, username, display_name, role, totp_secret IS NOT NULL FROM accounts ORDER BY username")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: String = r.get(0)?;
+                let role: String = r.get(3)?;
+                Ok(TeamMember {
+                    id: id.parse().unwrap_or_default(),
+                    username: r.get(1)?,
+                    display_name: r.get(2)?,
+                    role: Role::parse(&role).unwrap_or(Role::SoloPractitioner),
+                    has_totp: r.get(4)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Assigns a supervisor to a practitioner.
+    pub fn create_supervision(
+        &self,
+        req: &NewSupervision,
+    ) -> Result<Result<Supervision, Refused>, ServerError> {
+        let role = |id| -> Result<Option<Role>, ServerError> {
+            Ok(self.account_by_id(id)?.map(|a| a.role))
+        };
+        if role(req.supervisor_id)? != Some(Role::Supervisor) {
+            return Ok(Err(forbidden(
+                "supervisor_id must be a supervisor's account.",
+            )));
+        }
+        if !matches!(
+            role(req.practitioner_id)?,
+            Some(Role::SoloPractitioner | Role::ClinicPractitioner)
+        ) {
+            return Ok(Err(forbidden(
+                "practitioner_id must be a practitioner's account.",
+            )));
+        }
+        let sup = Supervision {
+            id: Uuid::new_v4(),
+            supervisor_id: req.supervisor_id,
+            practitioner_id: req.practitioner_id,
+            created_at: clock::now_rfc3339(),
+            revoked_at: None,
+        };
+        self.conn
+            .execute(
+                "INSERT INTO supervision (id, supervisor, practitioner, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![sup.id.to_string(), sup.supervisor_id.to_string(), sup.practitioner_id.to_string(), sup.created_at],
+            )
+            .map_err(self.db())?;
+        Ok(Ok(sup))
+    }
+
+    /// Ends a supervision assignment; false when there is no live one.
+    pub fn revoke_supervision(&self, id: Uuid) -> Result<bool, ServerError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE supervision SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id.to_string(), clock::now_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(n == 1)
+    }
+
+    /// Every supervision assignment, newest last.
+    pub fn supervisions(&self) -> Result<Vec<Supervision>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, supervisor, practitioner, created_at, revoked_at FROM supervision ORDER BY created_at")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id = |i: usize| -> rusqlite::Result<Uuid> {
+                    let s: String = r.get(i)?;
+                    Ok(s.parse().unwrap_or_default())
+                };
+                Ok(Supervision {
+                    id: id(0)?,
+                    supervisor_id: id(1)?,
+                    practitioner_id: id(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Lets an operations account open one of the owner's client records
+    /// for a ticket, until it expires.
+    pub fn create_support_grant(
+        &self,
+        owner: &Account,
+        req: &NewSupportGrant,
+        now: u64,
+    ) -> Result<Result<SupportGrant, Refused>, ServerError> {
+        if req.ticket.trim().is_empty() || req.consent_reference.trim().is_empty() {
+            return Ok(Err(incomplete(
+                "A support grant needs both the support ticket and where your consent is recorded.",
+            )));
+        }
+        if req.duration_secs == 0 || req.duration_secs > MAX_SUPPORT_GRANT_SECS {
+            return Ok(Err(incomplete(
+                "A support grant lasts between one second and four hours.",
+            )));
+        }
+        if self.client_owner(req.client_id)? != Some(owner.id) {
+            return Ok(Err(forbidden(
+                "You can grant access only to your own clients' records.",
+            )));
+        }
+        if self.account_by_id(req.operator_id)?.map(|a| a.role) != Some(Role::Operations) {
+            return Ok(Err(forbidden("operator_id must be an operations account.")));
+        }
+        let expires_at = now + req.duration_secs;
+        let grant = SupportGrant {
+            id: Uuid::new_v4(),
+            client_id: req.client_id,
+            operator_id: req.operator_id,
+            ticket: req.ticket.trim().to_string(),
+            expires_at: clock::unix_to_rfc3339(expires_at),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO support_grants (id, client_id, owner, operator, ticket, consent_reference, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![grant.id.to_string(), grant.client_id.to_string(), owner.id.to_string(), grant.operator_id.to_string(), grant.ticket, req.consent_reference.trim(), now as i64, expires_at as i64],
+            )
+            .map_err(self.db())?;
+        Ok(Ok(grant))
     }
 
     /// Remembers that `account` signed in from `network`. Returns true when
