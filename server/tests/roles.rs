@@ -1,0 +1,763 @@
+//! Roles, enforced by the server: every API route × every role × a record
+//! that is the caller's own, another practitioner's, shared with the caller,
+//! or their supervised team's, each with an expected allow or deny; the
+//! matrix must name every route the router serves. Also: no clinical value
+//! reaches a clinic admin or operations account, operations grants, revoking
+//! shares and supervision, and mandatory 2FA.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bench_protocol::api::{
+    routes, Change, ChangeOutcome, ErrorCode, LoginResponse, NewShare, NewSupervision,
+    NewSupportGrant, PullResponse, PushRequest, PushResponse, Role, Share, Supervision,
+    SupportGrant, TotpRequest,
+};
+use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
+use common::*;
+use uuid::Uuid;
+
+/// Relations of the target record to the caller, in matrix column order.
+const RELATIONS: [&str; 4] = ["own", "other", "shared", "team"];
+
+/// Route (method, path) → per role in `Role::ALL` order (solo, clinic,
+/// supervisor, admin, operations), one letter per relation (own, other,
+/// shared, team): A = allowed, D = denied. Public and record-independent
+/// routes have the same letter in every column.
+const MATRIX: &[(&str, &str, [&str; 5])] = &[
+    (
+        "GET",
+        routes::HEALTH,
+        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
+    ),
+    (
+        "POST",
+        routes::LOGIN,
+        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
+    ),
+    (
+        "POST",
+        routes::TOTP,
+        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
+    ),
+    (
+        "POST",
+        routes::ENROL,
+        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
+    ),
+    ("GET", routes::ME, ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    // The list and the pull show the record only when it is the caller's.
+    (
+        "GET",
+        routes::CLIENTS,
+        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
+    ),
+    (
+        "GET",
+        routes::CLIENT,
+        ["ADDD", "ADAD", "ADDA", "DDDD", "DDDD"],
+    ),
+    (
+        "POST",
+        routes::SYNC_PUSH,
+        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
+    ),
+    (
+        "GET",
+        routes::SYNC_PULL,
+        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
+    ),
+    (
+        "POST",
+        routes::AUDIT_UPLOAD,
+        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
+    ),
+    (
+        "GET|POST",
+        routes::SHARES,
+        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
+    ),
+    (
+        "POST",
+        routes::SHARE_REVOKE,
+        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
+    ),
+    (
+        "GET",
+        routes::TEAM,
+        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"],
+    ),
+    (
+        "GET|POST",
+        routes::SUPERVISION,
+        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"],
+    ),
+    (
+        "POST",
+        routes::SUPERVISION_REVOKE,
+        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"],
+    ),
+    (
+        "POST",
+        routes::SUPPORT_GRANTS,
+        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
+    ),
+    // Last: it ends the caller's session.
+    (
+        "POST",
+        routes::LOGOUT,
+        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
+    ),
+];
+
+#[test]
+fn the_matrix_names_every_route_the_router_serves() {
+    let served: BTreeSet<(&str, &str)> = bench_server::http::route_list().into_iter().collect();
+    let matrix: BTreeSet<(&str, &str)> = MATRIX.iter().map(|(m, p, _)| (*m, *p)).collect();
+    assert_eq!(
+        served, matrix,
+        "every route needs a row in the role matrix (and every row a route)"
+    );
+}
+
+/// A raw answer: status and body bytes.
+type Raw = (u16, Vec<u8>);
+
+async fn raw(api: &Api, method: &str, path: &str, body: Option<serde_json::Value>) -> Raw {
+    let method: reqwest::Method = method.parse().unwrap();
+    let mut r = api.http.request(method, format!("{}{path}", api.server));
+    if let Some(t) = &api.token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let res = r.send().await.unwrap();
+    (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+}
+
+fn json<T: serde::de::DeserializeOwned>(r: &Raw) -> T {
+    serde_json::from_slice(&r.1).unwrap()
+}
+
+fn client(id: Uuid, name: &str) -> Record {
+    Record::Client(ClientRecord {
+        id,
+        full_name: name.into(),
+        date_of_birth: None,
+        contact: Some(format!("{name} contact")),
+        created_at: "2026-01-01T00:00:00Z".into(),
+    })
+}
+
+fn change(base_version: Option<i64>, record: Record) -> Change {
+    Change {
+        change_id: Uuid::new_v4(),
+        base_version,
+        record,
+    }
+}
+
+struct Person {
+    api: Api,
+    id: Uuid,
+    /// Their client, if they own one: (id, name).
+    own: Option<(Uuid, String)>,
+}
+
+/// Every clinical value seeded, to scan responses for.
+#[derive(Default)]
+struct Seeded(Vec<String>);
+
+async fn person(dir: &DataDir, server: &Server, username: &str, role: Role) -> Person {
+    let (password, secret) = dir.add_user_as(username, role.as_str(), true);
+    let mut api = server.client();
+    let session = api.sign_in(username, &password, &secret.unwrap()).await;
+    Person {
+        api,
+        id: session.practitioner.id,
+        own: None,
+    }
+}
+
+/// Gives `p` a client with one note, both carrying unique clinical values.
+async fn seed_client(p: &mut Person, seeded: &mut Seeded) {
+    let id = Uuid::new_v4();
+    let name = format!("Synthetic Client {}", Uuid::new_v4().simple());
+    let body = format!("synthetic clinical note {}", Uuid::new_v4().simple());
+    let note = Record::Note(SessionNote {
+        id: Uuid::new_v4(),
+        client_id: id,
+        session_date: "2026-01-02".into(),
+        body: body.clone(),
+        status: NoteStatus::Draft,
+        created_at: "2026-01-02T09:00:00Z".into(),
+        updated_at: "2026-01-02T09:00:00Z".into(),
+        signed_at: None,
+    });
+    let res: PushResponse = p
+        .api
+        .post(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes: vec![change(None, client(id, &name)), change(None, note)],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(res
+        .results
+        .iter()
+        .all(|r| matches!(r.outcome, ChangeOutcome::Applied { .. })));
+    seeded.0.push(name.clone());
+    seeded.0.push(format!("{name} contact"));
+    seeded.0.push(body);
+    p.own = Some((id, name));
+}
+
+struct World {
+    solo: Person,
+    clinic: Person,
+    supervisor: Person,
+    admin: Person,
+    ops: Person,
+    /// The owner of the record shared with `clinic`.
+    colleague: Person,
+    /// The practitioner `supervisor` supervises.
+    supervisee: Person,
+    /// A practitioner with no relation to anyone.
+    stranger: Person,
+    shared_share: Share,
+    team_assignment: Supervision,
+    seeded: Seeded,
+}
+
+impl World {
+    async fn build(dir: &DataDir, server: &Server) -> World {
+        let mut seeded = Seeded::default();
+        let mut solo = person(dir, server, "solo", Role::SoloPractitioner).await;
+        let mut clinic = person(dir, server, "clinic", Role::ClinicPractitioner).await;
+        let mut supervisor = person(dir, server, "supervisor", Role::Supervisor).await;
+        let admin = person(dir, server, "admin", Role::ClinicAdmin).await;
+        let ops = person(dir, server, "ops", Role::Operations).await;
+        let mut colleague = person(dir, server, "colleague", Role::ClinicPractitioner).await;
+        let mut supervisee = person(dir, server, "supervisee", Role::ClinicPractitioner).await;
+        let mut stranger = person(dir, server, "stranger", Role::SoloPractitioner).await;
+        for p in [
+            &mut solo,
+            &mut clinic,
+            &mut supervisor,
+            &mut colleague,
+            &mut supervisee,
+            &mut stranger,
+        ] {
+            seed_client(p, &mut seeded).await;
+        }
+        let shared_share: Share = colleague
+            .api
+            .post(
+                routes::SHARES,
+                &NewShare {
+                    client_id: colleague.own.as_ref().unwrap().0,
+                    grantee_id: clinic.id,
+                    consent_reference: "consent form CF-0001".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let team_assignment: Supervision = admin
+            .api
+            .post(
+                routes::SUPERVISION,
+                &NewSupervision {
+                    supervisor_id: supervisor.id,
+                    practitioner_id: supervisee.id,
+                },
+            )
+            .await
+            .unwrap();
+        World {
+            solo,
+            clinic,
+            supervisor,
+            admin,
+            ops,
+            colleague,
+            supervisee,
+            stranger,
+            shared_share,
+            team_assignment,
+            seeded,
+        }
+    }
+
+    fn target(&self, caller: &Person, relation: &str) -> Uuid {
+        match relation {
+            "own" => caller
+                .own
+                .as_ref()
+                .map(|o| o.0)
+                .unwrap_or_else(Uuid::new_v4),
+            "other" => self.stranger.own.as_ref().unwrap().0,
+            "shared" => self.colleague.own.as_ref().unwrap().0,
+            "team" => self.supervisee.own.as_ref().unwrap().0,
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// Per-role state a probe leaves for a later one.
+#[derive(Default)]
+struct Left {
+    own_share: Option<Uuid>,
+    assignment: Option<Uuid>,
+}
+
+/// Runs one probe; returns whether it was allowed, and every body seen.
+async fn probe(
+    w: &World,
+    caller: &Person,
+    left: &mut Left,
+    route: (&str, &str),
+    relation: &str,
+    bodies: &mut Vec<Vec<u8>>,
+) -> bool {
+    let api = &caller.api;
+    let target = w.target(caller, relation);
+    let mut keep = |r: Raw| -> Raw {
+        bodies.push(r.1.clone());
+        r
+    };
+    match route {
+        ("GET", routes::HEALTH) => keep(raw(api, "GET", routes::HEALTH, None).await).0 == 200,
+        ("POST", routes::LOGIN) => {
+            let body = serde_json::json!({
+                "username": format!("nobody-{}", Uuid::new_v4().simple()),
+                "password": "not a password",
+                "device_id": Uuid::new_v4(),
+                "device_name": "matrix",
+            });
+            let r = keep(raw(api, "POST", routes::LOGIN, Some(body)).await);
+            r.0 == 401
+                && json::<bench_protocol::api::ApiError>(&r).code == ErrorCode::BadCredentials
+        }
+        ("POST", path @ (routes::TOTP | routes::ENROL)) => {
+            let body = serde_json::json!({ "challenge": "no-such-challenge", "code": "000000" });
+            let r = keep(raw(api, "POST", path, Some(body)).await);
+            r.0 == 401
+                && json::<bench_protocol::api::ApiError>(&r).code == ErrorCode::ChallengeExpired
+        }
+        ("GET", routes::ME) => keep(raw(api, "GET", routes::ME, None).await).0 == 200,
+        ("GET", routes::CLIENTS) => {
+            let r = keep(raw(api, "GET", routes::CLIENTS, None).await);
+            r.0 == 200
+                && json::<Vec<bench_protocol::api::ClientSummary>>(&r)
+                    .iter()
+                    .any(|c| c.client.id == target)
+        }
+        ("GET", routes::CLIENT) => {
+            let r = keep(raw(api, "GET", &routes::client(target), None).await);
+            assert!([200, 403, 404].contains(&r.0), "unexpected status {}", r.0);
+            r.0 == 200
+        }
+        ("POST", routes::SYNC_PUSH) => {
+            let name = caller
+                .own
+                .as_ref()
+                .filter(|o| o.0 == target)
+                .map(|o| o.1.clone())
+                .unwrap_or_else(|| "Synthetic Overwrite Attempt".into());
+            let body = serde_json::to_value(PushRequest {
+                changes: vec![change(Some(1), client(target, &name))],
+            })
+            .unwrap();
+            let r = keep(raw(api, "POST", routes::SYNC_PUSH, Some(body)).await);
+            r.0 == 200
+                && matches!(
+                    json::<PushResponse>(&r).results[0].outcome,
+                    ChangeOutcome::Applied { .. }
+                )
+        }
+        ("GET", routes::SYNC_PULL) => {
+            let r = keep(raw(api, "GET", routes::SYNC_PULL, None).await);
+            r.0 == 200
+                && json::<PullResponse>(&r)
+                    .changes
+                    .iter()
+                    .any(|c| c.record.id() == target)
+        }
+        ("POST", routes::AUDIT_UPLOAD) => {
+            let body = serde_json::json!({ "entries": [{
+                "entry_id": Uuid::new_v4(),
+                "occurred_at": "2026-01-03T10:00:00Z",
+                "kind": "record_viewed_offline",
+                "record_id": null,
+                "change_id": null,
+            }]});
+            keep(raw(api, "POST", routes::AUDIT_UPLOAD, Some(body)).await).0 == 200
+        }
+        ("GET|POST", routes::SHARES) => {
+            let grantee = if caller.id == w.clinic.id {
+                w.colleague.id
+            } else {
+                w.clinic.id
+            };
+            let body = serde_json::to_value(NewShare {
+                client_id: target,
+                grantee_id: grantee,
+                consent_reference: "consent form CF-0002".into(),
+            })
+            .unwrap();
+            let created = keep(raw(api, "POST", routes::SHARES, Some(body)).await);
+            let listed = keep(raw(api, "GET", routes::SHARES, None).await);
+            let practitioner = !matches!(
+                caller.id,
+                id if id == w.admin.id || id == w.ops.id
+            );
+            assert_eq!(listed.0 == 200, practitioner, "GET shares: {}", listed.0);
+            if created.0 == 200 {
+                left.own_share = Some(json::<Share>(&created).id);
+            }
+            created.0 == 200
+        }
+        ("POST", routes::SHARE_REVOKE) => {
+            let id = match relation {
+                "own" => left.own_share.unwrap_or_else(Uuid::new_v4),
+                _ => w.shared_share.id,
+            };
+            keep(raw(api, "POST", &routes::share_revoke(id), None).await).0 == 204
+        }
+        ("GET", routes::TEAM) => keep(raw(api, "GET", routes::TEAM, None).await).0 == 200,
+        ("GET|POST", routes::SUPERVISION) => {
+            let body = serde_json::to_value(NewSupervision {
+                supervisor_id: w.supervisor.id,
+                practitioner_id: w.solo.id,
+            })
+            .unwrap();
+            let created = keep(raw(api, "POST", routes::SUPERVISION, Some(body)).await);
+            let listed = keep(raw(api, "GET", routes::SUPERVISION, None).await);
+            assert_eq!(created.0 == 200, listed.0 == 200);
+            if created.0 == 200 {
+                left.assignment = Some(json::<Supervision>(&created).id);
+            }
+            created.0 == 200
+        }
+        ("POST", routes::SUPERVISION_REVOKE) => {
+            // An admin ends the assignment it just made; anyone else tries
+            // to end the real team assignment.
+            let id = left.assignment.unwrap_or(w.team_assignment.id);
+            keep(raw(api, "POST", &routes::supervision_revoke(id), None).await).0 == 204
+        }
+        ("POST", routes::SUPPORT_GRANTS) => {
+            let body = serde_json::to_value(NewSupportGrant {
+                client_id: target,
+                operator_id: w.ops.id,
+                ticket: "SUP-1".into(),
+                consent_reference: "practitioner agreed by phone, call log 7".into(),
+                duration_secs: 60,
+            })
+            .unwrap();
+            keep(raw(api, "POST", routes::SUPPORT_GRANTS, Some(body)).await).0 == 200
+        }
+        ("POST", routes::LOGOUT) => keep(raw(api, "POST", routes::LOGOUT, None).await).0 == 204,
+        other => panic!("no probe for {other:?}: add one with its matrix row"),
+    }
+}
+
+fn record_independent(path: &str) -> bool {
+    ![
+        routes::CLIENTS,
+        routes::CLIENT,
+        routes::SYNC_PUSH,
+        routes::SYNC_PULL,
+        routes::SHARES,
+        routes::SHARE_REVOKE,
+        routes::SUPPORT_GRANTS,
+    ]
+    .contains(&path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_role_and_record_relation_is_allowed_or_denied_as_the_matrix_says() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let w = World::build(&dir, &server).await;
+
+    let callers = [&w.solo, &w.clinic, &w.supervisor, &w.admin, &w.ops];
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    let mut bodies_by_role: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+    for (r, caller) in callers.iter().enumerate() {
+        let mut left = Left::default();
+        let bodies = bodies_by_role.entry(r).or_default();
+        for (method, path, expect) in MATRIX {
+            let letters: Vec<char> = expect[r].chars().collect();
+            if record_independent(path) {
+                assert!(
+                    letters.iter().all(|l| *l == letters[0]),
+                    "{method} {path} does not depend on the record; its row must be uniform"
+                );
+            }
+            // Relation-independent routes are probed once and the answer
+            // holds for all four columns.
+            let mut once = None;
+            for (c, relation) in RELATIONS.iter().enumerate() {
+                let allowed = match once {
+                    Some(a) => a,
+                    None => {
+                        let a =
+                            probe(&w, caller, &mut left, (method, path), relation, bodies).await;
+                        if record_independent(path) {
+                            once = Some(a);
+                        }
+                        a
+                    }
+                };
+                checked += 1;
+                if allowed != (letters[c] == 'A') {
+                    wrong.push(format!(
+                        "{method} {path} as {} on {relation} record: expected {}, got {}",
+                        Role::ALL[r].as_str(),
+                        letters[c],
+                        if allowed { "allowed" } else { "denied" }
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!(checked, MATRIX.len() * 5 * 4);
+    assert!(
+        wrong.is_empty(),
+        "role matrix violations:\n{}",
+        wrong.join("\n")
+    );
+
+    // Not one byte of a clinical field reached the clinic admin or
+    // operations, on any route.
+    for r in [3usize, 4] {
+        for body in &bodies_by_role[&r] {
+            for value in &w.seeded.0 {
+                assert!(
+                    !body.windows(value.len()).any(|win| win == value.as_bytes()),
+                    "{} received a clinical value",
+                    Role::ALL[r].as_str()
+                );
+            }
+        }
+    }
+    // The probes really did see clinical content where allowed (so the
+    // scan above would have caught it).
+    let solo_seen = bodies_by_role[&0]
+        .iter()
+        .any(|b| String::from_utf8_lossy(b).contains(&w.solo.own.as_ref().unwrap().1));
+    assert!(solo_seen);
+    let _ = (&w.supervisee, &w.colleague);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operations_grant_needs_a_ticket_and_consent_expires_on_time_and_every_use_is_audited() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let mut seeded = Seeded::default();
+    let mut owner = person(&dir, &server, "owner", Role::ClinicPractitioner).await;
+    let ops = person(&dir, &server, "ops", Role::Operations).await;
+    seed_client(&mut owner, &mut seeded).await;
+    let client_id = owner.own.as_ref().unwrap().0;
+
+    // Without a grant: as if the record did not exist.
+    assert_eq!(
+        raw(&ops.api, "GET", &routes::client(client_id), None)
+            .await
+            .0,
+        404
+    );
+
+    let grant = |ticket: &str, consent: &str, secs: u64| NewSupportGrant {
+        client_id,
+        operator_id: ops.id,
+        ticket: ticket.into(),
+        consent_reference: consent.into(),
+        duration_secs: secs,
+    };
+    for refused in [grant("", "consent log 1", 60), grant("SUP-9", "  ", 60)] {
+        let (status, e) = owner
+            .api
+            .post::<SupportGrant, _>(routes::SUPPORT_GRANTS, &refused)
+            .await
+            .unwrap_err();
+        assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+    }
+    assert_eq!(
+        raw(&ops.api, "GET", &routes::client(client_id), None)
+            .await
+            .0,
+        404
+    );
+
+    let issued = std::time::Instant::now();
+    let g: SupportGrant = owner
+        .api
+        .post(routes::SUPPORT_GRANTS, &grant("SUP-9", "consent log 1", 6))
+        .await
+        .unwrap();
+    let r = raw(&ops.api, "GET", &routes::client(client_id), None).await;
+    assert_eq!(r.0, 200, "the grant opens the record");
+    assert!(issued.elapsed() < std::time::Duration::from_secs(6));
+    // Generous margin past the six seconds: whole-second clock steps.
+    tokio::time::sleep(std::time::Duration::from_secs(8).saturating_sub(issued.elapsed())).await;
+    assert_eq!(
+        raw(&ops.api, "GET", &routes::client(client_id), None)
+            .await
+            .0,
+        404,
+        "the grant expired"
+    );
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let reads: Vec<(String, String, String)> = db
+        .prepare(
+            "SELECT role, details, source_ip FROM audit_log WHERE event = 'client_read' AND actor = ?1 ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([ops.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        reads.len(),
+        4,
+        "every attempt by operations is a read entry"
+    );
+    assert!(reads
+        .iter()
+        .all(|r| r.0 == "operations" && r.2 == "127.0.0.1"));
+    let used: Vec<&(String, String, String)> = reads
+        .iter()
+        .filter(|r| r.1.contains("support_grant"))
+        .collect();
+    assert_eq!(used.len(), 1);
+    assert!(used[0].1.contains(&g.id.to_string()));
+    let ops_requests: i64 = db
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE event = 'operations_request' AND actor = ?1",
+            [ops.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(ops_requests, 4);
+    let created: String = db
+        .query_row(
+            "SELECT details FROM audit_log WHERE event = 'support_grant_created'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(created.contains("SUP-9"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_a_share_or_a_supervision_takes_effect_at_the_next_request() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let w = World::build(&dir, &server).await;
+    let shared = w.colleague.own.as_ref().unwrap().0;
+    let team = w.supervisee.own.as_ref().unwrap().0;
+    assert_eq!(
+        raw(&w.clinic.api, "GET", &routes::client(shared), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        raw(&w.supervisor.api, "GET", &routes::client(team), None)
+            .await
+            .0,
+        200
+    );
+
+    // The supervisor may read the team's records but not write them.
+    let body = serde_json::to_value(PushRequest {
+        changes: vec![change(Some(1), client(team, "Synthetic Overwrite"))],
+    })
+    .unwrap();
+    let r = raw(&w.supervisor.api, "POST", routes::SYNC_PUSH, Some(body)).await;
+    assert!(matches!(
+        json::<PushResponse>(&r).results[0].outcome,
+        ChangeOutcome::Rejected { .. }
+    ));
+
+    let r = raw(
+        &w.colleague.api,
+        "POST",
+        &routes::share_revoke(w.shared_share.id),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 204);
+    assert_eq!(
+        raw(&w.clinic.api, "GET", &routes::client(shared), None)
+            .await
+            .0,
+        404
+    );
+
+    let r = raw(
+        &w.admin.api,
+        "POST",
+        &routes::supervision_revoke(w.team_assignment.id),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 204);
+    assert_eq!(
+        raw(&w.supervisor.api, "GET", &routes::client(team), None)
+            .await
+            .0,
+        404
+    );
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    for event in [
+        "share_created",
+        "share_revoked",
+        "supervision_assigned",
+        "supervision_revoked",
+    ] {
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE event = ?1",
+                [event],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "{event}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervisor_or_clinic_admin_gets_no_session_until_they_enrol_2fa() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    for (name, role) in [("sup-new", "supervisor"), ("admin-new", "clinic_admin")] {
+        let (password, secret) = dir.add_user_as(name, role, false);
+        assert!(secret.is_none());
+        let api = server.client();
+        let challenge = match api.login(name, &password).await.unwrap() {
+            LoginResponse::EnrolmentRequired { challenge, .. } => challenge,
+            other => panic!("{role} must enrol first, got {other:?}"),
+        };
+        // The code step cannot stand in for enrolment.
+        let (status, e) = api
+            .post::<bench_protocol::api::SessionInfo, _>(
+                routes::TOTP,
+                &TotpRequest {
+                    challenge,
+                    code: "123456".into(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!((status, e.code), (401, ErrorCode::ChallengeExpired));
+    }
+}
