@@ -15,7 +15,9 @@
 //! once. A change names the version it was made against; a change against
 //! an older version is answered with [`ChangeOutcome::Conflict`] and the
 //! server keeps both versions. A pull returns changes after a cursor, in
-//! order, in bounded pages.
+//! order, in bounded pages. A pull also carries records shared with the
+//! caller or owned by the practitioners they supervise, and lists in
+//! [`PullResponse::removed`] those that stopped being visible.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -346,6 +348,11 @@ pub struct PullResponse {
     pub next_cursor: i64,
     /// True when another page is waiting.
     pub more: bool,
+    /// Records the caller could see through a share or a supervision
+    /// assignment that has since ended (client ids and their notes' ids):
+    /// delete them from the device. Empty from servers that predate it.
+    #[serde(default)]
+    pub removed: Vec<Uuid>,
 }
 
 /// `POST /v1/shares`.

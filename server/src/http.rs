@@ -779,19 +779,20 @@ async fn pull(
     };
     who.require_clinical(&state, peer, routes::SYNC_PULL)
         .await?;
-    let owner = who.account.id;
     let after = q.after.unwrap_or(0).max(0);
     let limit = q
         .limit
         .unwrap_or(DEFAULT_PULL_LIMIT)
         .clamp(1, MAX_PULL_LIMIT);
+    let viewer = who.account.clone();
     let page = state
         .store
-        .call(move |s| s.pull(owner, after, limit))
+        .call(move |s| s.pull(&viewer, after, limit))
         .await?;
     let ids: Vec<Uuid> = page.changes.iter().map(|c| c.record.id()).collect();
     let mut entry = who.entry(Event::RecordsPulled, ip(peer));
-    entry.details = serde_json::json!({ "after": after, "record_ids": ids });
+    entry.details =
+        serde_json::json!({ "after": after, "record_ids": ids, "removed": page.removed });
     audit(&state, entry).await?;
     Ok(Json(page))
 }

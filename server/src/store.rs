@@ -115,6 +115,14 @@ CREATE TABLE IF NOT EXISTS support_grants (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS access_events (
+    seq INTEGER PRIMARY KEY,
+    viewer TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    target TEXT NOT NULL,
+    granted INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_events_viewer ON access_events(viewer, seq);
 CREATE TABLE IF NOT EXISTS known_networks (
     account_id TEXT NOT NULL REFERENCES accounts(id),
     network TEXT NOT NULL,
@@ -631,12 +639,25 @@ impl Store {
                 params![share.id.to_string(), share.client_id.to_string(), share.owner_id.to_string(), share.grantee_id.to_string(), share.consent_reference, share.created_at],
             )
             .map_err(self.db())?;
+        self.access_event(share.grantee_id, "client", share.client_id, true)?;
         Ok(Ok(share))
     }
 
     /// Revokes a share the caller made; false when there is no such live
     /// share of theirs.
     pub fn revoke_share(&self, owner: Uuid, id: Uuid) -> Result<bool, ServerError> {
+        let share: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT grantee, client_id FROM shares WHERE id = ?1 AND owner = ?2 AND revoked_at IS NULL",
+                params![id.to_string(), owner.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let Some((grantee, client_id)) = share else {
+            return Ok(false);
+        };
         let n = self
             .conn
             .execute(
@@ -644,6 +665,9 @@ impl Store {
                 params![id.to_string(), owner.to_string(), clock::now_rfc3339()],
             )
             .map_err(self.db())?;
+        if let (Ok(grantee), Ok(client_id)) = (grantee.parse(), client_id.parse()) {
+            self.access_event(grantee, "client", client_id, false)?;
+        }
         Ok(n == 1)
     }
 
@@ -731,11 +755,24 @@ impl Store {
                 params![sup.id.to_string(), sup.supervisor_id.to_string(), sup.practitioner_id.to_string(), sup.created_at],
             )
             .map_err(self.db())?;
+        self.access_event(sup.supervisor_id, "practitioner", sup.practitioner_id, true)?;
         Ok(Ok(sup))
     }
 
     /// Ends a supervision assignment; false when there is no live one.
     pub fn revoke_supervision(&self, id: Uuid) -> Result<bool, ServerError> {
+        let live: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT supervisor, practitioner FROM supervision WHERE id = ?1 AND revoked_at IS NULL",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let Some((supervisor, practitioner)) = live else {
+            return Ok(false);
+        };
         let n = self
             .conn
             .execute(
@@ -743,6 +780,9 @@ impl Store {
                 params![id.to_string(), clock::now_rfc3339()],
             )
             .map_err(self.db())?;
+        if let (Ok(supervisor), Ok(practitioner)) = (supervisor.parse(), practitioner.parse()) {
+            self.access_event(supervisor, "practitioner", practitioner, false)?;
+        }
         Ok(n == 1)
     }
 
@@ -951,38 +991,176 @@ impl Store {
         Ok(Some(ClientDetail { client, notes }))
     }
 
-    /// The owner's records changed after `after`, oldest change first.
-    pub fn pull(&self, owner: Uuid, after: i64, limit: u32) -> Result<PullResponse, ServerError> {
+    /// What `viewer` may see besides their own records, as SQL over
+    /// `records r` with `?1` = viewer id, `?2` = viewer role. Must agree with
+    /// [`Store::access`].
+    const VISIBLE: &'static str = "(r.owner = ?1
+        OR (?2 = 'clinic_practitioner' AND EXISTS (SELECT 1 FROM shares s
+              WHERE s.grantee = ?1 AND s.revoked_at IS NULL AND s.owner = r.owner
+                AND (s.client_id = r.id OR s.client_id = r.client_id)))
+        OR (?2 = 'supervisor' AND EXISTS (SELECT 1 FROM supervision p
+              WHERE p.supervisor = ?1 AND p.revoked_at IS NULL AND p.practitioner = r.owner)))";
+
+    /// [`Store::VISIBLE`], but a record seen through a share or assignment
+    /// only when written after it began: older ones arrive with the
+    /// beginning itself (see [`Store::pull`]), so none arrives twice.
+    const VISIBLE_SINCE: &'static str = "(r.owner = ?1
+        OR (?2 = 'clinic_practitioner' AND EXISTS (SELECT 1 FROM shares s
+              WHERE s.grantee = ?1 AND s.revoked_at IS NULL AND s.owner = r.owner
+                AND (s.client_id = r.id OR s.client_id = r.client_id)
+                AND r.seq > (SELECT max(e.seq) FROM access_events e WHERE e.viewer = ?1
+                             AND e.scope = 'client' AND e.target = s.client_id AND e.granted = 1)))
+        OR (?2 = 'supervisor' AND EXISTS (SELECT 1 FROM supervision p
+              WHERE p.supervisor = ?1 AND p.revoked_at IS NULL AND p.practitioner = r.owner
+                AND r.seq > (SELECT max(e.seq) FROM access_events e WHERE e.viewer = ?1
+                             AND e.scope = 'practitioner' AND e.target = r.owner AND e.granted = 1))))";
+
+    /// Records a share or assignment starting or ending, at a new position
+    /// of the change feed, so the viewer's next pull hears of it.
+    fn access_event(
+        &self,
+        viewer: Uuid,
+        scope: &str,
+        target: Uuid,
+        granted: bool,
+    ) -> Result<(), ServerError> {
+        self.conn
+            .execute(
+                "INSERT INTO change_feed (record_id) VALUES (?1)",
+                [format!("access:{scope}:{target}")],
+            )
+            .map_err(self.db())?;
+        let seq = self.conn.last_insert_rowid();
+        self.conn
+            .execute(
+                "INSERT INTO access_events (seq, viewer, scope, target, granted) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![seq, viewer.to_string(), scope, target.to_string(), granted],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// The records `viewer` may see that changed after `after`, and those
+    /// that stopped being visible, oldest first, in pages of about `limit`
+    /// (a share's records arrive together, so a page may run over).
+    pub fn pull(
+        &self,
+        viewer: &Account,
+        after: i64,
+        limit: u32,
+    ) -> Result<PullResponse, ServerError> {
+        type Row = (String, i64, i64, Vec<u8>);
+        let v = viewer.id.to_string();
+        let role = viewer.role.as_str();
+        let fetch = limit as i64 + 1;
+        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        };
+
+        // Records changed after the cursor, each its own group.
         let mut stmt = self
             .conn
-            .prepare("SELECT id, seq, version, data FROM records WHERE owner = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .prepare(&format!(
+                "SELECT r.id, r.seq, r.version, r.data FROM records r
+                 WHERE r.seq > ?3 AND {} ORDER BY r.seq LIMIT ?4",
+                Self::VISIBLE_SINCE
+            ))
             .map_err(self.db())?;
-        let rows = stmt
-            .query_map(params![owner.to_string(), after, limit as i64 + 1], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                ))
+        let rows: Vec<Row> = stmt
+            .query_map(params![v, role, after, fetch], row)
+            .map_err(self.db())?
+            .collect::<Result<_, _>>()
+            .map_err(self.db())?;
+        let records_full = rows.len() as i64 == fetch;
+        // (cursor, records, removed ids)
+        let mut groups: Vec<(i64, Vec<Row>, Vec<Uuid>)> = rows
+            .into_iter()
+            .map(|r| (r.1, vec![r], Vec::new()))
+            .collect();
+
+        // Shares and assignments that began or ended after the cursor: a
+        // beginning brings the records already there, an end removes them.
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, scope, target, granted FROM access_events WHERE viewer = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .map_err(self.db())?;
+        let events: Vec<(i64, String, String, bool)> = stmt
+            .query_map(params![v, after, fetch], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .map_err(self.db())?
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<_, _>>()
             .map_err(self.db())?;
-        let more = rows.len() > limit as usize;
-        let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
-        for (id, seq, version, data) in rows.into_iter().take(limit as usize) {
-            changes.push(ServerChange {
-                cursor: seq,
-                version,
-                record: self.open_record(&id, &data)?,
-            });
+        let events_full = events.len() as i64 == fetch;
+        for (seq, scope, target, granted) in events {
+            let in_scope = if scope == "client" {
+                "(r.id = ?3 OR r.client_id = ?3)"
+            } else {
+                "r.owner = ?3"
+            };
+            // The latest beginning brings the records written before it
+            // that are still visible; later ones come through the query
+            // above at their own place. An end lists what is no longer
+            // visible.
+            let which = if granted {
+                "r.seq < ?4 AND ?4 = (SELECT max(e.seq) FROM access_events e
+                    WHERE e.viewer = ?1 AND e.scope = ?5 AND e.target = ?3 AND e.granted = 1) AND "
+            } else {
+                "?4 = ?4 AND ?5 = ?5 AND NOT "
+            };
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT r.id, r.seq, r.version, r.data FROM records r
+                     WHERE {in_scope} AND {which}{}",
+                    Self::VISIBLE
+                ))
+                .map_err(self.db())?;
+            let rows: Vec<Row> = stmt
+                .query_map(params![v, role, target, seq, scope], row)
+                .map_err(self.db())?
+                .collect::<Result<_, _>>()
+                .map_err(self.db())?;
+            if granted {
+                groups.push((seq, rows, Vec::new()));
+            } else {
+                let ids = rows.iter().filter_map(|r| r.0.parse().ok()).collect();
+                groups.push((seq, Vec::new(), ids));
+            }
         }
-        let next_cursor = changes.last().map(|c| c.cursor).unwrap_or(after);
+        groups.sort_by_key(|g| g.0);
+
+        let total = groups.len();
+        let mut taken = 0usize;
+        let mut items = 0usize;
+        let mut next_cursor = after;
+        let mut changes: Vec<ServerChange> = Vec::new();
+        let mut removed = Vec::new();
+        for (cursor, rows, gone) in groups {
+            if items >= limit as usize {
+                break;
+            }
+            items += rows.len() + gone.len();
+            taken += 1;
+            next_cursor = cursor;
+            for (id, _, version, data) in rows {
+                let record = self.open_record(&id, &data)?;
+                // The newest mention of a record in a page wins.
+                changes.retain(|c| c.record.id() != record.id());
+                changes.push(ServerChange {
+                    cursor,
+                    version,
+                    record,
+                });
+            }
+            removed.extend(gone);
+        }
+        let more = taken < total || ((records_full || events_full) && taken == total);
         Ok(PullResponse {
             changes,
             next_cursor,
             more,
+            removed,
         })
     }
 

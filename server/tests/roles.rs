@@ -25,90 +25,28 @@ const RELATIONS: [&str; 4] = ["own", "other", "shared", "team"];
 /// supervisor, admin, operations), one letter per relation (own, other,
 /// shared, team): A = allowed, D = denied. Public and record-independent
 /// routes have the same letter in every column.
+#[rustfmt::skip]
 const MATRIX: &[(&str, &str, [&str; 5])] = &[
-    (
-        "GET",
-        routes::HEALTH,
-        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
-    ),
-    (
-        "POST",
-        routes::LOGIN,
-        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
-    ),
-    (
-        "POST",
-        routes::TOTP,
-        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
-    ),
-    (
-        "POST",
-        routes::ENROL,
-        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
-    ),
-    ("GET", routes::ME, ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
-    // The list and the pull show the record only when it is the caller's.
-    (
-        "GET",
-        routes::CLIENTS,
-        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
-    ),
-    (
-        "GET",
-        routes::CLIENT,
-        ["ADDD", "ADAD", "ADDA", "DDDD", "DDDD"],
-    ),
-    (
-        "POST",
-        routes::SYNC_PUSH,
-        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
-    ),
-    (
-        "GET",
-        routes::SYNC_PULL,
-        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
-    ),
-    (
-        "POST",
-        routes::AUDIT_UPLOAD,
-        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
-    ),
-    (
-        "GET|POST",
-        routes::SHARES,
-        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
-    ),
-    (
-        "POST",
-        routes::SHARE_REVOKE,
-        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
-    ),
-    (
-        "GET",
-        routes::TEAM,
-        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"],
-    ),
-    (
-        "GET|POST",
-        routes::SUPERVISION,
-        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"],
-    ),
-    (
-        "POST",
-        routes::SUPERVISION_REVOKE,
-        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"],
-    ),
-    (
-        "POST",
-        routes::SUPPORT_GRANTS,
-        ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"],
-    ),
+    ("GET",      routes::HEALTH,             ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    ("POST",     routes::LOGIN,              ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    ("POST",     routes::TOTP,               ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    ("POST",     routes::ENROL,              ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    ("GET",      routes::ME,                 ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    // The list shows the record only when it is the caller's.
+    ("GET",      routes::CLIENTS,            ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
+    ("GET",      routes::CLIENT,             ["ADDD", "ADAD", "ADDA", "DDDD", "DDDD"]),
+    ("POST",     routes::SYNC_PUSH,          ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
+    // A pull carries shared and supervised records too (the device caches them).
+    ("GET",      routes::SYNC_PULL,          ["ADDD", "ADAD", "ADDA", "DDDD", "DDDD"]),
+    ("POST",     routes::AUDIT_UPLOAD,       ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
+    ("GET|POST", routes::SHARES,             ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
+    ("POST",     routes::SHARE_REVOKE,       ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
+    ("GET",      routes::TEAM,               ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"]),
+    ("GET|POST", routes::SUPERVISION,        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"]),
+    ("POST",     routes::SUPERVISION_REVOKE, ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"]),
+    ("POST",     routes::SUPPORT_GRANTS,     ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
     // Last: it ends the caller's session.
-    (
-        "POST",
-        routes::LOGOUT,
-        ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"],
-    ),
+    ("POST",     routes::LOGOUT,             ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
 ];
 
 #[test]
@@ -760,4 +698,90 @@ async fn a_supervisor_or_clinic_admin_gets_no_session_until_they_enrol_2fa() {
             .unwrap_err();
         assert_eq!((status, e.code), (401, ErrorCode::ChallengeExpired));
     }
+}
+
+/// Pulls every page after `after`; returns (record ids, removed ids, cursor).
+async fn pull_all(api: &Api, mut after: i64) -> (Vec<Uuid>, Vec<Uuid>, i64) {
+    let (mut ids, mut removed) = (Vec::new(), Vec::new());
+    loop {
+        let page: PullResponse = api
+            .get(&format!("{}?after={after}&limit=1", routes::SYNC_PULL))
+            .await
+            .unwrap();
+        ids.extend(page.changes.iter().map(|c| c.record.id()));
+        removed.extend(page.removed);
+        after = page.next_cursor;
+        if !page.more {
+            return (ids, removed, after);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_brings_shared_and_team_records_and_marks_them_removed_once_revoked() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let w = World::build(&dir, &server).await;
+    let shared_client = w.colleague.own.as_ref().unwrap().0;
+    let team_client = w.supervisee.own.as_ref().unwrap().0;
+    let stranger_client = w.stranger.own.as_ref().unwrap().0;
+
+    // The share began after the colleague's records were written, yet a
+    // pull from the start brings the client and their note.
+    let (ids, removed, clinic_cursor) = pull_all(&w.clinic.api, 0).await;
+    assert!(ids.contains(&shared_client));
+    assert_eq!(ids.len(), 4, "own client and note, shared client and note");
+    assert!(removed.is_empty());
+    let (ids, _, sup_cursor) = pull_all(&w.supervisor.api, 0).await;
+    assert!(ids.contains(&team_client));
+    assert!(!ids.contains(&shared_client));
+
+    // A share made after the device's cursor still arrives in the next pull.
+    let share: Share = w
+        .stranger
+        .api
+        .post(
+            routes::SHARES,
+            &NewShare {
+                client_id: stranger_client,
+                grantee_id: w.clinic.id,
+                consent_reference: "consent form CF-0003".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let (ids, _, clinic_cursor) = pull_all(&w.clinic.api, clinic_cursor).await;
+    assert_eq!(ids.len(), 2, "the stranger's client and note");
+    assert!(ids.contains(&stranger_client));
+
+    // Revoked: the next pull names the records to delete.
+    let r = raw(
+        &w.stranger.api,
+        "POST",
+        &routes::share_revoke(share.id),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 204);
+    let (ids, removed, _) = pull_all(&w.clinic.api, clinic_cursor).await;
+    assert!(ids.is_empty());
+    assert_eq!(removed.len(), 2);
+    assert!(removed.contains(&stranger_client));
+
+    let r = raw(
+        &w.admin.api,
+        "POST",
+        &routes::supervision_revoke(w.team_assignment.id),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 204);
+    let (ids, removed, _) = pull_all(&w.supervisor.api, sup_cursor).await;
+    assert!(ids.is_empty());
+    assert!(removed.contains(&team_client) && removed.len() == 2);
+
+    // A solo practitioner's pull is unchanged: own records, nothing removed.
+    let (ids, removed, _) = pull_all(&w.solo.api, 0).await;
+    assert_eq!(ids.len(), 2);
+    assert!(removed.is_empty());
 }
