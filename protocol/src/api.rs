@@ -73,6 +73,15 @@ pub mod routes {
     /// ticket, for a limited time.
     pub const SUPPORT_GRANTS: &str = "/v1/support-grants";
 
+    /// `POST /v1/notes/{id}/cosign`, no body → [`super::Cosignature`]: a
+    /// supervisor co-signs a signed note of a practitioner they supervise.
+    pub const NOTE_COSIGN: &str = "/v1/notes/{id}/cosign";
+
+    /// The path of one note's co-sign action.
+    pub fn note_cosign(id: uuid::Uuid) -> String {
+        format!("/v1/notes/{id}/cosign")
+    }
+
     /// The path of one share's revoke action.
     pub fn share_revoke(id: uuid::Uuid) -> String {
         format!("/v1/shares/{id}/revoke")
@@ -453,6 +462,17 @@ pub struct SupportGrant {
     pub ticket: String,
     /// RFC 3339 UTC: the grant ends then.
     pub expires_at: String,
+}
+
+/// A supervisor's co-signature of a signed session note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cosignature {
+    /// The note.
+    pub note_id: Uuid,
+    /// The supervisor who co-signed.
+    pub supervisor_id: Uuid,
+    /// RFC 3339 UTC.
+    pub cosigned_at: String,
 }
 
 /// Longest support grant: four hours, one working session on a ticket.

@@ -134,6 +134,8 @@ pub enum Event {
     SupportGrantCreated,
     /// The clinic admin read the team list.
     TeamListed,
+    /// A supervisor co-signed a note.
+    NoteCosigned,
 }
 
 impl Event {
@@ -173,6 +175,7 @@ impl Event {
             Event::SupervisionRevoked => "supervision_revoked",
             Event::SupportGrantCreated => "support_grant_created",
             Event::TeamListed => "team_listed",
+            Event::NoteCosigned => "note_cosigned",
         }
     }
 }

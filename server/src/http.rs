@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bench_protocol::api::{
-    routes, ApiError, DeviceAuditResponse, DeviceAuditUpload, ErrorCode, LoginRequest,
+    routes, ApiError, Cosignature, DeviceAuditResponse, DeviceAuditUpload, ErrorCode, LoginRequest,
     LoginResponse, NewShare, NewSupervision, NewSupportGrant, PushRequest, PushResponse, Role,
     SessionInfo, Share, Supervision, SupportGrant, TeamMember, TotpRequest,
     MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND, MAX_PULL_LIMIT,
@@ -117,6 +117,7 @@ fn routes_table() -> Routes {
     )
     .add("POST", routes::SUPERVISION_REVOKE, post(revoke_supervision))
     .add("POST", routes::SUPPORT_GRANTS, post(create_support_grant))
+    .add("POST", routes::NOTE_COSIGN, post(cosign_note))
 }
 
 /// Every (method, path) the API serves; `GET|POST` for a path that serves
@@ -1008,4 +1009,27 @@ async fn create_support_grant(
     });
     audit(&state, entry).await?;
     Ok(Json(grant))
+}
+
+/// A supervisor co-signs a signed note of a practitioner they supervise.
+async fn cosign_note(
+    State(state): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Cosignature>, Failure> {
+    who.require_clinical(&state, peer, routes::NOTE_COSIGN)
+        .await?;
+    let id: Uuid = id.parse().map_err(|_| Failure::not_found())?;
+    let supervisor = who.account.clone();
+    let cosig = state
+        .store
+        .call(move |s| s.cosign(&supervisor, id, clock::now_unix()))
+        .await?
+        .ok_or_else(Failure::not_found)?
+        .map_err(refused)?;
+    let mut entry = who.entry(Event::NoteCosigned, ip(peer));
+    entry.record_id = Some(id);
+    audit(&state, entry).await?;
+    Ok(Json(cosig))
 }

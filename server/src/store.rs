@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bench_protocol::api::{
-    Change, ChangeOutcome, ChangeResult, ClientDetail, ClientSummary, NewShare, NewSupervision,
-    NewSupportGrant, Practitioner, PullResponse, RejectCode, Role, ServerChange, Share,
-    Supervision, SupportGrant, TeamMember, MAX_NOTE_BYTES, MAX_SUPPORT_GRANT_SECS,
+    Change, ChangeOutcome, ChangeResult, ClientDetail, ClientSummary, Cosignature, NewShare,
+    NewSupervision, NewSupportGrant, Practitioner, PullResponse, RejectCode, Role, ServerChange,
+    Share, Supervision, SupportGrant, TeamMember, MAX_NOTE_BYTES, MAX_SUPPORT_GRANT_SECS,
 };
 use bench_protocol::{NoteStatus, Record, RecordKind};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -123,6 +123,12 @@ CREATE TABLE IF NOT EXISTS access_events (
     granted INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS access_events_viewer ON access_events(viewer, seq);
+CREATE TABLE IF NOT EXISTS cosignatures (
+    note_id TEXT NOT NULL,
+    supervisor TEXT NOT NULL REFERENCES accounts(id),
+    cosigned_at TEXT NOT NULL,
+    PRIMARY KEY (note_id, supervisor)
+);
 CREATE TABLE IF NOT EXISTS known_networks (
     account_id TEXT NOT NULL REFERENCES accounts(id),
     network TEXT NOT NULL,
@@ -808,6 +814,59 @@ impl Store {
             })
             .map_err(self.db())?;
         rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Records a supervisor's co-signature of a signed note by a
+    /// practitioner they supervise. The note itself is not changed: a
+    /// supervisor never writes clinical content for others' clients.
+    /// `None` when the caller may not see the note (answer "not found").
+    pub fn cosign(
+        &self,
+        supervisor: &Account,
+        note_id: Uuid,
+        now: u64,
+    ) -> Result<Option<Result<Cosignature, Refused>>, ServerError> {
+        let note: Option<(Option<String>, bool)> = self
+            .conn
+            .query_row(
+                "SELECT client_id, signed FROM records WHERE id = ?1 AND kind = 'note'",
+                [note_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let Some((Some(client_id), signed)) = note else {
+            return Ok(None);
+        };
+        let Ok(client_id) = client_id.parse() else {
+            return Ok(None);
+        };
+        match self.access(supervisor, client_id, now)? {
+            Some((_, Access::Supervised(_))) => {}
+            Some(_) => {
+                return Ok(Some(Err(forbidden(
+                    "Only a supervisor assigned to this practitioner can co-sign their notes.",
+                ))))
+            }
+            None => return Ok(None),
+        }
+        if !signed {
+            return Ok(Some(Err(incomplete(
+                "This note is still a draft; it can be co-signed once the practitioner signs it.",
+            ))));
+        }
+        let cosig = Cosignature {
+            note_id,
+            supervisor_id: supervisor.id,
+            cosigned_at: clock::now_rfc3339(),
+        };
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO cosignatures (note_id, supervisor, cosigned_at) VALUES (?1, ?2, ?3)",
+                params![note_id.to_string(), supervisor.id.to_string(), cosig.cosigned_at],
+            )
+            .map_err(self.db())?;
+        Ok(Some(Ok(cosig)))
     }
 
     /// Lets an operations account open one of the owner's client records

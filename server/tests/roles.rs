@@ -45,6 +45,8 @@ const MATRIX: &[(&str, &str, [&str; 5])] = &[
     ("GET|POST", routes::SUPERVISION,        ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"]),
     ("POST",     routes::SUPERVISION_REVOKE, ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"]),
     ("POST",     routes::SUPPORT_GRANTS,     ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
+    // Co-signing is supervision, not authorship: not even one's own notes.
+    ("POST",     routes::NOTE_COSIGN,        ["DDDD", "DDDD", "DDDA", "DDDD", "DDDD"]),
     // Last: it ends the caller's session.
     ("POST",     routes::LOGOUT,             ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
 ];
@@ -102,6 +104,8 @@ struct Person {
     id: Uuid,
     /// Their client, if they own one: (id, name).
     own: Option<(Uuid, String)>,
+    /// That client's signed note.
+    note: Option<Uuid>,
 }
 
 /// Every clinical value seeded, to scan responses for.
@@ -116,6 +120,7 @@ async fn person(dir: &DataDir, server: &Server, username: &str, role: Role) -> P
         api,
         id: session.practitioner.id,
         own: None,
+        note: None,
     }
 }
 
@@ -124,15 +129,16 @@ async fn seed_client(p: &mut Person, seeded: &mut Seeded) {
     let id = Uuid::new_v4();
     let name = format!("Synthetic Client {}", Uuid::new_v4().simple());
     let body = format!("synthetic clinical note {}", Uuid::new_v4().simple());
+    let note_id = Uuid::new_v4();
     let note = Record::Note(SessionNote {
-        id: Uuid::new_v4(),
+        id: note_id,
         client_id: id,
         session_date: "2026-01-02".into(),
         body: body.clone(),
-        status: NoteStatus::Draft,
+        status: NoteStatus::Signed,
         created_at: "2026-01-02T09:00:00Z".into(),
         updated_at: "2026-01-02T09:00:00Z".into(),
-        signed_at: None,
+        signed_at: Some("2026-01-02T10:00:00Z".into()),
     });
     let res: PushResponse = p
         .api
@@ -152,6 +158,7 @@ async fn seed_client(p: &mut Person, seeded: &mut Seeded) {
     seeded.0.push(format!("{name} contact"));
     seeded.0.push(body);
     p.own = Some((id, name));
+    p.note = Some(note_id);
 }
 
 struct World {
@@ -398,6 +405,20 @@ async fn probe(
             .unwrap();
             keep(raw(api, "POST", routes::SUPPORT_GRANTS, Some(body)).await).0 == 200
         }
+        ("POST", routes::NOTE_COSIGN) => {
+            let owner = [
+                &w.solo,
+                &w.clinic,
+                &w.supervisor,
+                &w.stranger,
+                &w.colleague,
+                &w.supervisee,
+            ]
+            .into_iter()
+            .find(|p| p.own.as_ref().map(|o| o.0) == Some(target));
+            let note = owner.and_then(|p| p.note).unwrap_or_else(Uuid::new_v4);
+            keep(raw(api, "POST", &routes::note_cosign(note), None).await).0 == 200
+        }
         ("POST", routes::LOGOUT) => keep(raw(api, "POST", routes::LOGOUT, None).await).0 == 204,
         other => panic!("no probe for {other:?}: add one with its matrix row"),
     }
@@ -412,6 +433,7 @@ fn record_independent(path: &str) -> bool {
         routes::SHARES,
         routes::SHARE_REVOKE,
         routes::SUPPORT_GRANTS,
+        routes::NOTE_COSIGN,
     ]
     .contains(&path)
 }
@@ -625,6 +647,19 @@ async fn revoking_a_share_or_a_supervision_takes_effect_at_the_next_request() {
         ChangeOutcome::Rejected { .. }
     ));
 
+    // Co-signing records the supervisor's signature; the note is unchanged.
+    let team_note = w.supervisee.note.unwrap();
+    let r = raw(
+        &w.supervisor.api,
+        "POST",
+        &routes::note_cosign(team_note),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200);
+    let cosig: bench_protocol::api::Cosignature = json(&r);
+    assert_eq!(cosig.supervisor_id, w.supervisor.id);
+
     let r = raw(
         &w.colleague.api,
         "POST",
@@ -654,6 +689,14 @@ async fn revoking_a_share_or_a_supervision_takes_effect_at_the_next_request() {
             .0,
         404
     );
+    let r = raw(
+        &w.supervisor.api,
+        "POST",
+        &routes::note_cosign(team_note),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 404, "no co-signing after the assignment ends");
 
     let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
     for event in [
@@ -661,6 +704,7 @@ async fn revoking_a_share_or_a_supervision_takes_effect_at_the_next_request() {
         "share_revoked",
         "supervision_assigned",
         "supervision_revoked",
+        "note_cosigned",
     ] {
         let n: i64 = db
             .query_row(
