@@ -148,7 +148,7 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
     let store = Store::open(&dir.bench_db(), key)?;
     let clinic = store.create_clinic("Demo Clinic")?;
     let password = Zeroizing::new(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20));
-    store.create_account(NewAccount {
+    let demo_id = store.create_account(NewAccount {
         username: DEMO_USERNAME,
         display_name: "Demo Practitioner",
         role: Role::SoloPractitioner,
@@ -158,6 +158,20 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
     })?;
     settings.save(dir)?;
     config::write_client_discovery(dir, settings.listen)?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::ConfigChanged,
+            serde_json::json!({ "what": "server_initialised", "listen": settings.listen.to_string() }),
+        ),
+    )?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::AccountCreated,
+            serde_json::json!({ "account_id": demo_id, "role": Role::SoloPractitioner.as_str(), "totp_enrolled": false }),
+        ),
+    )?;
 
     println!(
         "Created a Doctor's Bench demo server in {}",
@@ -337,7 +351,9 @@ fn open_audit(dir: &DataDir) -> Result<(AuditLog, ed25519_dalek::VerifyingKey), 
 fn record(dir: &DataDir, entry: Entry) -> Result<(), ServerError> {
     let (mut log, _) = open_audit(dir)?;
     log.append(&entry)?;
-    Ok(())
+    // A command-line entry is the head until the server next runs; sign it
+    // now so cutting it off would show.
+    log.sign_head()
 }
 
 /// Recomputes the audit log's hash chain and checks its signed checkpoints.
@@ -366,6 +382,7 @@ pub fn audit_export(dir: &DataDir, from: i64, to: i64, out: &Path) -> Result<(),
         Event::Export,
         serde_json::json!({ "what": "audit_log", "from": from, "to": to, "entries": count }),
     ))?;
+    log.sign_head()?;
     println!(
         "wrote {count} audit entries ({from}..={to}) to {}; checkpoint key {}",
         out.display(),
@@ -407,6 +424,7 @@ pub fn alerts_list(dir: &DataDir) -> Result<(), ServerError> {
         Event::AlertsListed,
         serde_json::json!({ "count": alerts.len() }),
     ))?;
+    log.sign_head()?;
     if alerts.is_empty() {
         println!("no alerts");
     }

@@ -155,7 +155,11 @@ fn the_database_refuses_to_update_or_delete_audit_entries() {
     assert!(db.execute("UPDATE audit_log SET event = 'x'", []).is_err());
     assert!(db.execute("DELETE FROM audit_log", []).is_err());
     let n: i64 = db
-        .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE event = 'login_password_failed'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(n, 1);
 }
@@ -184,7 +188,7 @@ async fn deleting_the_last_entries_is_caught_by_the_checkpoint_signed_at_shutdow
     let n = entry_count(&dir);
     let (ok, out, err) = verify(&dir);
     assert!(ok, "{out}\n{err}");
-    assert!(out.contains("1 signed checkpoints"), "{out}");
+    assert!(!out.contains(" 0 signed checkpoints"), "{out}");
 
     let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
     db.execute_batch(&format!(
@@ -257,9 +261,13 @@ async fn an_export_verifies_on_its_own_and_the_export_itself_is_audited() {
         None,
     );
     assert!(ok, "{vout}\n{verr}");
-    assert_eq!(
-        vout.trim(),
-        format!("audit export OK: {} entries, 1 signed checkpoints", n - 1)
+    // The range holds the checkpoint signed at shutdown (and those of the
+    // command-line entries inside it).
+    assert!(
+        vout.trim()
+            .starts_with(&format!("audit export OK: {} entries, ", n - 1))
+            && !vout.contains(" 0 signed checkpoints"),
+        "{vout}"
     );
     let text = std::fs::read_to_string(&out_file).unwrap();
     assert!(text.lines().all(|l| l.contains("\"type\"")));
