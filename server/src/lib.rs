@@ -4,26 +4,43 @@
 //! What it does:
 //! - serves a JSON API over HTTPS, TLS 1.3 only (rustls with ring), with
 //!   HSTS on every response (`http`, `tls`);
-//! - signs practitioners in with an Argon2id password and an RFC 6238 TOTP
-//!   code, enrolling the authenticator at first sign-in (`auth`, `totp`);
+//! - signs accounts in with an Argon2id password and an RFC 6238 TOTP
+//!   code, enrolling the authenticator at first sign-in, so every role,
+//!   supervisors and clinic admins included, has 2FA before any session
+//!   (`auth`, `totp`);
+//! - slows and then locks repeated failed sign-ins per account and per
+//!   source address, and raises alerts for failed-sign-in runs, bulk record
+//!   reads and sign-in from a new network (`alerts`);
 //! - keeps opaque bearer sessions that end after 30 idle minutes or 12
 //!   hours (`store`);
 //! - stores clients and session notes per practitioner and syncs them with
 //!   at-most-once changes, versioned records and kept conflict copies
 //!   (`store`);
-//! - writes every sign-in attempt, record read and note write to a
-//!   hash-chained, append-only audit log in its own file (`audit`).
+//! - enforces roles where the data is read (`Store::access`): a record is
+//!   its owner's, a clinic colleague's only through a share made with the
+//!   client's consent, a supervisor's only for the practitioners assigned to
+//!   them (to read and co-sign, never to write), an operations account's
+//!   only through a time-limited grant naming a ticket and the owner's
+//!   consent; clinic admins get team management and never a clinical field;
+//!   a pull carries shared and supervised records and names those whose
+//!   share or assignment ended (`PullResponse::removed`);
+//! - writes every sign-in attempt, record read, write, export, account
+//!   change, operations request, alert and device-recorded entry to a
+//!   hash-chained, append-only audit log in its own file, with Ed25519
+//!   signed checkpoints of its head (`audit`).
 //!
-//! What it does not do (yet): sharing records between practitioners,
-//! supervisor and clinic-admin flows (the roles are stored but only the
-//! practitioner flows work), rate limiting of sign-in attempts, PostgreSQL
+//! What it does not do (yet): a list of the clients shared with or
+//! supervised by the caller (they arrive by pull; `GET /v1/clients` lists
+//! one's own), scheduling and billing for clinic admins, keeping throttle
+//! counters across restarts, more than one clinic per server, PostgreSQL
 //! (the `store` module is the seam where it would go).
 //!
 //! Data flow for one request:
 //!
 //! ```text
-//!   device --TLS 1.3--> http (parse, session check) --spawn_blocking--> store (bench.db)
-//!                                   \------------------------------------> audit (audit.db)
+//!   device --TLS 1.3--> http (parse, session check, throttle) --spawn_blocking--> store (bench.db)
+//!                                   \------------------------------------------------> audit (audit.db:
+//!                                                                     entries, checkpoints, alerts)
 //! ```
 //!
 //! Usage:
@@ -35,6 +52,9 @@
 //!       --display-name "Amina W." --role solo_practitioner --password-stdin [--with-totp]
 //!   bench-server user passwd --username demo --password-stdin
 //!   bench-server audit verify [--data-dir DIR]
+//!   bench-server audit export --from SEQ --to SEQ --out FILE [--data-dir DIR]
+//!   bench-server audit verify-export --in FILE [--public-key HEX]
+//!   bench-server alerts list [--data-dir DIR]
 //! ```
 //!
 //! The data directory defaults to `$BENCH_SERVER_DATA_DIR`, else
@@ -44,7 +64,10 @@
 //! desktop app should pin. `serve` prints `listening on https://ADDR` once
 //! it accepts connections (`--listen 127.0.0.1:0` picks a free port).
 //! `BENCH_SESSION_IDLE_SECS` and `BENCH_SESSION_MAX_SECS` may shorten the
-//! session limits (for tests); they cannot lengthen them.
+//! session limits (for tests); they cannot lengthen them. The same holds for
+//! `BENCH_SIGNIN_DELAY_MS`, `BENCH_SIGNIN_LOCK_SECS`,
+//! `BENCH_ALERT_BULK_RECORDS`, `BENCH_ALERT_BULK_WINDOW_SECS` (see `alerts`)
+//! and `BENCH_AUDIT_CHECKPOINT_EVERY`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
