@@ -16,9 +16,9 @@
 //!   2, 4, ... doubling up to 60 s. At 10 consecutive failures the account
 //!   is locked for 15 minutes, and each further 10 doubles the lock (30 min,
 //!   1 h, ...), so 100 consecutive failures take more than five days of
-//!   trying, and at 100 the lock is 30 days: an operator must reset the
-//!   password (which a restart of the counters also needs, see below).
-//!   The failed-sign-in alert is raised at the 10th failure.
+//!   trying, and at 100 the lock is 30 days, which in practice means the
+//!   account waits for operations to look at the alert. The failed-sign-in
+//!   alert is raised at the 10th failure, the first lock.
 //! - Per source address: a clinic shares one address behind its router, so
 //!   it is looser: 10 free failures, delays after, a 15-minute lock and an
 //!   alert at 30. An account's counter is cleared only by a completed
@@ -37,8 +37,13 @@
 //! cannot lengthen them.
 //!
 //! Limitation: the counters live in memory, so a restart of the server
-//! clears them and two servers would not share them; keeping them in the
-//! database would fix both.
+//! clears them (and is, for now, the only way to lift a lock early) and two
+//! servers would not share them; keeping them in the database, with an
+//! `unlock` command for operations, would fix both.
+//!
+//! Limitation: the bulk-access count covers records opened one by one
+//! (`GET /v1/clients/{id}`); records a pull delivers through a share or a
+//! supervision are not counted yet.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

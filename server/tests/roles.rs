@@ -506,6 +506,14 @@ async fn every_route_role_and_record_relation_is_allowed_or_denied_as_the_matrix
             }
         }
     }
+    // Nor did any reach the server's log.
+    let log = server.log();
+    for value in &w.seeded.0 {
+        assert!(
+            !log.contains(value.as_str()),
+            "the server log holds a clinical value"
+        );
+    }
     // The probes really did see clinical content where allowed (so the
     // scan above would have caught it).
     let solo_seen = bodies_by_role[&0]
