@@ -328,3 +328,41 @@ async fn entries_a_device_recorded_offline_are_stored_once_with_its_device_id() 
     let (ok, out, err) = verify(&dir);
     assert!(ok, "{out}\n{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn periodic_checkpoints_catch_a_cut_tail_even_after_a_crash() {
+    let dir = DataDir::init();
+    let server = Server::start_with_env(&dir, &[("BENCH_AUDIT_CHECKPOINT_EVERY", "3")]);
+    let api = signed_in(&dir, &server, "amina").await;
+    for _ in 0..6 {
+        let _: Vec<bench_protocol::api::ClientSummary> = api.get(routes::CLIENTS).await.unwrap();
+    }
+    // Killed, not stopped: no checkpoint at shutdown, only the periodic ones.
+    drop(server);
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let last_signed: i64 = db
+        .query_row("SELECT max(head_seq) FROM audit_checkpoints", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        last_signed >= 6,
+        "checkpoints every 3 entries while serving"
+    );
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= {};",
+        last_signed - 1
+    ))
+    .unwrap();
+    drop(db);
+    let (ok, _, err) = verify(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "audit log entry {} does not verify",
+            last_signed - 1
+        )),
+        "{err}"
+    );
+}
