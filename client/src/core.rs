@@ -605,6 +605,13 @@ impl Core {
         Ok(self.status_of(&inner))
     }
 
+    /// Every record on this device with the server version it holds
+    /// (`None`: not yet accepted by the server). For checks and
+    /// diagnostics: it opens no clinical field.
+    pub fn record_versions(&self) -> Result<Vec<(Uuid, Option<i64>)>, CoreError> {
+        self.with_vault(|vault| vault.record_versions())
+    }
+
     /// The sync state, without contacting the server.
     pub fn sync_status(&self) -> SyncStatus {
         let mut inner = self.inner();

@@ -232,17 +232,18 @@ impl ApiClient {
     }
 }
 
+/// Reads the whole answer, then parses it. Two steps on purpose: reqwest
+/// reports a connection cut part way through the body as a "decode"
+/// error, which must read as a lost connection (retry later), not as a
+/// server speaking another version of the protocol.
 async fn decode<R: DeserializeOwned>(response: reqwest::Response) -> Result<R, CoreError> {
-    response.json().await.map_err(|err| {
-        if err.is_decode() {
-            CoreError::Server(
-                "The clinic server sent an answer this app does not understand. Check that the \
-                 app and the server are up to date."
-                    .into(),
-            )
-        } else {
-            transport_error(err)
-        }
+    let body = response.bytes().await.map_err(transport_error)?;
+    serde_json::from_slice(&body).map_err(|_| {
+        CoreError::Server(
+            "The clinic server sent an answer this app does not understand. Check that the \
+             app and the server are up to date."
+                .into(),
+        )
     })
 }
 

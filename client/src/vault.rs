@@ -60,14 +60,17 @@ CREATE TABLE IF NOT EXISTS notes (
 CREATE INDEX IF NOT EXISTS notes_by_client ON notes (client_id);
 -- One row per record with a change waiting. `attempted` is set once the
 -- change has been sent; `edited_after_attempt` when the record changed
--- again before the answer came, so a fresh change follows.
+-- again before the answer came, so a fresh change follows. `sent_record`
+-- (sealed JSON) is what the change carried the first time it was sent; a
+-- retry sends exactly that again (see `take_changes`).
 CREATE TABLE IF NOT EXISTS outbox (
     record_id            TEXT PRIMARY KEY,
     kind                 TEXT NOT NULL,
     change_id            TEXT NOT NULL UNIQUE,
     base_version         INTEGER,
     attempted            INTEGER NOT NULL DEFAULT 0,
-    edited_after_attempt INTEGER NOT NULL DEFAULT 0
+    edited_after_attempt INTEGER NOT NULL DEFAULT 0,
+    sent_record          BLOB
 );
 -- The server's version of a record in conflict; the local one stays in its table.
 CREATE TABLE IF NOT EXISTS conflicts (
@@ -144,6 +147,19 @@ impl Vault {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| CoreError::vault("set up its tables", e))?;
+        // Vaults made before `sent_record` existed get the column; their
+        // rows without it fall back to sending the current text.
+        let has_sent_record: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'sent_record')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| CoreError::vault("set up its tables", e))?;
+        if !has_sent_record {
+            conn.execute_batch("ALTER TABLE outbox ADD COLUMN sent_record BLOB")
+                .map_err(|e| CoreError::vault("set up its tables", e))?;
+        }
 
         Ok(Vault {
             conn,
@@ -388,25 +404,47 @@ impl Vault {
 
     /// Up to `limit` waiting changes, clients before notes (a note needs its
     /// client on the server), marked as sent.
+    ///
+    /// A change id always carries the same record: the first send seals a
+    /// copy into the outbox and every retry sends that copy. Otherwise a
+    /// retry after a lost answer could carry newer text under an id the
+    /// server already applied with the older text, and the answer
+    /// ("already applied") would not say which text the server holds; a
+    /// note signed meanwhile would then be pushed twice as signed and
+    /// refused the second time. Edits made after the first send go in the
+    /// fresh change that follows the answer ([`Vault::apply_outcome`]).
     pub fn take_changes(&mut self, limit: usize) -> Result<Vec<Change>, CoreError> {
-        let rows: Vec<(String, String, String, Option<i64>)> = {
+        type Row = (String, String, String, Option<i64>, bool, Option<Vec<u8>>);
+        let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare(
-                "SELECT record_id, kind, change_id, base_version FROM outbox
+                "SELECT record_id, kind, change_id, base_version, attempted, sent_record FROM outbox
                  ORDER BY CASE kind WHEN 'client' THEN 0 ELSE 1 END, rowid LIMIT ?1",
             )?;
             let rows = stmt.query_map([limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?;
             rows.collect::<Result<_, _>>()?
         };
 
         let mut changes = Vec::with_capacity(rows.len());
-        for (record_id, kind, change_id, base_version) in rows {
+        let mut first_sends = Vec::new();
+        for (record_id, kind, change_id, base_version, attempted, sent) in rows {
             let id = parse_id(&record_id)?;
-            let record = if kind == "client" {
-                self.client(id)?.map(|c| Record::Client(c.client))
-            } else {
-                self.note(id)?.map(|n| Record::Note(n.note))
+            let pinned = match (attempted, sent) {
+                (true, Some(sealed)) => Some(self.open_sent_record(id, sealed)?),
+                _ => None,
+            };
+            let record = match pinned {
+                Some(record) => Some(record),
+                None if kind == "client" => self.client(id)?.map(|c| Record::Client(c.client)),
+                None => self.note(id)?.map(|n| Record::Note(n.note)),
             };
             let Some(record) = record else {
                 // Cannot happen while writes go through queue_change; drop the
@@ -416,6 +454,9 @@ impl Vault {
                     .execute("DELETE FROM outbox WHERE record_id = ?1", [&record_id])?;
                 continue;
             };
+            if !attempted {
+                first_sends.push(changes.len());
+            }
             changes.push(Change {
                 change_id: parse_id(&change_id)?,
                 base_version,
@@ -424,14 +465,36 @@ impl Vault {
         }
 
         let tx = self.conn.transaction()?;
-        for change in &changes {
+        for &i in &first_sends {
+            let change = &changes[i];
+            let json = Zeroizing::new(
+                serde_json::to_vec(&change.record).expect("records always serialise"),
+            );
+            let sealed = seal::seal(
+                &self.field_key,
+                FieldPlace::new("outbox", "sent_record", change.record.id()),
+                &json,
+            );
             tx.execute(
-                "UPDATE outbox SET attempted = 1 WHERE change_id = ?1",
-                [change.change_id.to_string()],
+                "UPDATE outbox SET attempted = 1, sent_record = ?2 WHERE change_id = ?1",
+                params![change.change_id.to_string(), sealed.into_bytes()],
             )?;
         }
         tx.commit()?;
         Ok(changes)
+    }
+
+    fn open_sent_record(&self, id: Uuid, sealed: Vec<u8>) -> Result<Record, CoreError> {
+        let json = seal::open(
+            &self.field_key,
+            FieldPlace::new("outbox", "sent_record", id),
+            &SealedField::from_bytes(sealed)?,
+        )?;
+        serde_json::from_slice(&json).map_err(|_| {
+            CoreError::Tampered(
+                "A change waiting to sync could not be read; contact your clinic IT.".into(),
+            )
+        })
     }
 
     /// Records the server's answer to one pushed change.
@@ -465,14 +528,18 @@ impl Vault {
                     // newer text goes as a fresh change against this version.
                     tx.execute(
                         "UPDATE outbox SET change_id = ?1, base_version = ?2, attempted = 0,
-                                edited_after_attempt = 0 WHERE record_id = ?3",
+                                edited_after_attempt = 0, sent_record = NULL
+                         WHERE record_id = ?3",
                         params![Uuid::new_v4().to_string(), version, record_id],
                     )?;
                 } else {
                     tx.execute("DELETE FROM outbox WHERE record_id = ?1", [&record_id])?;
                     set_state(&tx, table, &record_id, "synced", None)?;
                 }
-                tracing::info!(record_id = %record_id, version, "change synced");
+                // `replayed`: the server had applied this change id before
+                // (its first answer was lost on the way back).
+                let replayed = matches!(outcome, ChangeOutcome::AlreadyApplied { .. });
+                tracing::info!(record_id = %record_id, version, replayed, "change synced");
             }
             ChangeOutcome::Conflict {
                 server_version,
@@ -542,6 +609,22 @@ impl Vault {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Every record's id with the server version this device holds
+    /// (`None`: never accepted by the server yet), clients and notes alike.
+    /// No clinical field is opened.
+    pub fn record_versions(&self) -> Result<Vec<(Uuid, Option<i64>)>, CoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, server_version FROM clients UNION ALL SELECT id, server_version FROM notes",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, version) = row?;
+            out.push((parse_id(&id)?, version));
+        }
+        Ok(out)
     }
 
     /// Moves the pull cursor (after an empty page that still advanced it).
@@ -970,6 +1053,69 @@ mod tests {
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].base_version, Some(3));
         assert_ne!(next[0].change_id, sent[1].change_id);
+    }
+
+    #[test]
+    fn a_retry_after_a_lost_answer_resends_the_first_text_and_a_signature_made_meanwhile_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, mut n) = filled_vault(dir.path());
+        let first = vault.take_changes(100).unwrap();
+        // The answer is lost; meanwhile the note is signed.
+        n.body = "Final text.".into();
+        n.status = NoteStatus::Signed;
+        n.signed_at = Some("2026-01-05T11:00:00Z".into());
+        vault.save_note(&n).unwrap();
+
+        let retry = vault.take_changes(100).unwrap();
+        assert_eq!(retry.len(), 2);
+        assert_eq!(retry[1].change_id, first[1].change_id);
+        let Record::Note(sent) = &retry[1].record else {
+            panic!("a note change")
+        };
+        assert_eq!(sent.body, BODY, "the same change id carries the same text");
+        assert_eq!(sent.status, NoteStatus::Draft);
+
+        for ch in &retry {
+            vault
+                .apply_outcome(ch.change_id, &ChangeOutcome::AlreadyApplied { version: 1 })
+                .unwrap();
+        }
+        let follow_up = vault.take_changes(100).unwrap();
+        assert_eq!(follow_up.len(), 1, "only the signed note follows");
+        assert_eq!(follow_up[0].base_version, Some(1));
+        let Record::Note(sent) = &follow_up[0].record else {
+            panic!("a note change")
+        };
+        assert_eq!(sent.status, NoteStatus::Signed);
+        assert_eq!(sent.body, "Final text.");
+        vault
+            .apply_outcome(
+                follow_up[0].change_id,
+                &ChangeOutcome::Applied { version: 2 },
+            )
+            .unwrap();
+        assert_eq!(vault.counts().unwrap(), (0, 0));
+        assert_eq!(vault.note(n.id).unwrap().unwrap().sync, RecordSync::Synced);
+    }
+
+    #[test]
+    fn the_copy_of_a_sent_change_is_sealed_in_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, _) = filled_vault(dir.path());
+        vault.take_changes(100).unwrap();
+        let sealed: Vec<Vec<u8>> = {
+            let mut stmt = vault
+                .conn
+                .prepare("SELECT sent_record FROM outbox")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(sealed.len(), 2);
+        for bytes in sealed {
+            assert!(!contains(&bytes, "panic episodes"));
+            assert!(!contains(&bytes, "Wanjiru"));
+        }
     }
 
     #[test]
