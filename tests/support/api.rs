@@ -1,9 +1,13 @@
 //! A small client of the clinic API, for tests to check what arrived on the
 //! server independently of the desktop app.
 
+use std::collections::BTreeMap;
+
 use bench_protocol::api::{
-    routes, ClientDetail, ClientSummary, LoginRequest, LoginResponse, SessionInfo, TotpRequest,
+    routes, ClientDetail, ClientSummary, LoginRequest, LoginResponse, PullResponse, SessionInfo,
+    TotpRequest, MAX_PULL_LIMIT,
 };
+use bench_protocol::Record;
 
 use crate::server::{TestAccount, TestServer};
 
@@ -62,6 +66,59 @@ impl Api {
             .await;
         self.token = Some(session.token.clone());
         session
+    }
+
+    /// Signs in with password and the given code (for tests that pick
+    /// the TOTP step themselves).
+    pub async fn sign_in_with_code(&mut self, account: &TestAccount, code: String) -> SessionInfo {
+        let login: LoginResponse = self
+            .post_json(
+                routes::LOGIN,
+                &LoginRequest {
+                    username: account.username.clone(),
+                    password: account.password.clone(),
+                    device_id: uuid::Uuid::new_v4(),
+                    device_name: "end-to-end test".into(),
+                },
+            )
+            .await;
+        let LoginResponse::TotpRequired { challenge } = login else {
+            panic!("expected a TOTP challenge for an enrolled account, got {login:?}");
+        };
+        let session: SessionInfo = self
+            .post_json(routes::TOTP, &TotpRequest { challenge, code })
+            .await;
+        self.token = Some(session.token.clone());
+        session
+    }
+
+    /// The whole change feed folded to the latest version of each record:
+    /// record id → (server version, record).
+    pub async fn latest_records(&self) -> BTreeMap<uuid::Uuid, (i64, Record)> {
+        let mut latest = BTreeMap::new();
+        let mut cursor = 0i64;
+        loop {
+            let page: PullResponse = self
+                .get_json(&format!(
+                    "{}?after={cursor}&limit={MAX_PULL_LIMIT}",
+                    routes::SYNC_PULL
+                ))
+                .await;
+            for change in page.changes {
+                let id = change.record.id();
+                let newer = latest
+                    .get(&id)
+                    .is_none_or(|(v, _): &(i64, Record)| change.version > *v);
+                if newer {
+                    latest.insert(id, (change.version, change.record));
+                }
+            }
+            let advanced = page.next_cursor > cursor;
+            cursor = page.next_cursor.max(cursor);
+            if !page.more || !advanced {
+                return latest;
+            }
+        }
     }
 
     /// The signed-in practitioner's clients.

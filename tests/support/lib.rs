@@ -9,6 +9,8 @@
 
 pub mod api;
 pub mod driver;
+pub mod faultproxy;
+pub mod keyring;
 pub mod server;
 pub mod totp;
 pub mod webdriver;

@@ -31,6 +31,31 @@ pub fn oathtool_code(secret_base32: &str) -> String {
     code
 }
 
+/// The code for time step `step`, from `oathtool --totp -b --now`. The
+/// server accepts the current and the previous step, so a test can sign in
+/// twice at once with the codes of both, without waiting.
+pub fn oathtool_code_at_step(secret_base32: &str, step: u64) -> String {
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", "--now"])
+        .arg(format!("@{}", step * STEP_SECS))
+        .arg(secret_base32)
+        .output()
+        .expect("oathtool is installed (scripts/bootstrap.sh installs it)");
+    assert!(
+        out.status.success(),
+        "oathtool failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+impl CodeSource {
+    /// Marks `step` as used, so [`CodeSource::fresh_code`] waits for a later one.
+    pub fn mark_used(&mut self, step: u64) {
+        self.last_step = Some(self.last_step.map_or(step, |s| s.max(step)));
+    }
+}
+
 /// Tracks the last step used for one account, because the server accepts
 /// each step only once per account: a second sign-in waits for a new step.
 #[derive(Default)]
