@@ -167,6 +167,23 @@ impl Vault {
         })
     }
 
+    /// SQLite's own check of the file (`PRAGMA integrity_check`): `Ok(())`
+    /// when it reports "ok", otherwise its first complaint. The complaint
+    /// names pages and tables, never values.
+    pub fn integrity_check(&self) -> Result<(), CoreError> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(CoreError::Vault(format!(
+                "The vault on this device failed its integrity check ({verdict}). Contact your \
+                 clinic IT before making changes."
+            )))
+        }
+    }
+
     // ---- meta --------------------------------------------------------------
 
     /// A value from the vault's own settings.

@@ -121,6 +121,12 @@ impl Api {
         }
     }
 
+    /// The session token, once signed in (for a test-only worker process
+    /// that must not sign in again).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// The signed-in practitioner's clients.
     pub async fn clients(&self) -> Vec<ClientSummary> {
         self.get_json(routes::CLIENTS).await
