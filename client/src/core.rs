@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::idle::{Clock, IdleTimer, SystemClock};
 use crate::keys::{self, KdfParams, OsKeyring, SecretStore};
-use crate::sync::{ApiClient, Tls13Only};
+use crate::sync::{self as api_sync, ApiClient, Tls13Only};
 use crate::vault::Vault;
 use crate::{Config, CoreError};
 
@@ -99,6 +99,8 @@ enum Contact {
     Ok,
     Offline,
     SignInRequired,
+    /// The server answered, but its clock is this many minutes from ours.
+    ClockOff(i64),
 }
 
 impl Core {
@@ -170,6 +172,17 @@ impl Core {
         };
         let answer = self.api()?.login(&request).await;
         drop(Zeroizing::new(request.password));
+        // Whatever the server said, its Date says whether our clock is
+        // right. TOTP codes come from the phone, so a wrong clock here
+        // would not stop sign-in; it would stamp notes with wrong times
+        // and, when far enough off, make the server's certificate look
+        // expired. Say so now, plainly.
+        if !matches!(answer, Err(CoreError::Offline(_))) {
+            if let Some(minutes) = self.clock_skew() {
+                tracing::warn!(minutes, "this computer's clock is far from the server's");
+                return Err(CoreError::ClockOff(api_sync::clock_off_message(minutes)));
+            }
+        }
 
         match answer {
             Ok(response) => {
@@ -600,8 +613,12 @@ impl Core {
             }
         }
 
+        let skew = self.clock_skew();
         let mut inner = self.inner();
-        inner.contact = Contact::Ok;
+        inner.contact = match skew {
+            Some(minutes) => Contact::ClockOff(minutes),
+            None => Contact::Ok,
+        };
         Ok(self.status_of(&inner))
     }
 
@@ -633,6 +650,13 @@ impl Core {
         self.api
             .as_ref()
             .map_err(|reason| CoreError::Other(reason.clone()))
+    }
+
+    /// Minutes our clock is off the server's (as of the server's latest
+    /// answer), when more than [`api_sync::MAX_CLOCK_SKEW`].
+    fn clock_skew(&self) -> Option<i64> {
+        let server = self.api.as_ref().ok()?.last_server_date()?;
+        api_sync::clock_skew_minutes(self.clock.now(), server)
     }
 
     fn account(&self, username: &str) -> String {
@@ -784,6 +808,7 @@ impl Core {
             Contact::Ok | Contact::Unknown => SyncStatus::Waiting { pending },
             Contact::Offline => SyncStatus::Offline { pending },
             Contact::SignInRequired => SyncStatus::SignInRequired { pending },
+            Contact::ClockOff(minutes) => SyncStatus::ClockOff { minutes, pending },
         }
     }
 

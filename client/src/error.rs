@@ -40,6 +40,10 @@ pub enum CoreError {
     /// The server answered, but with an error it explains.
     #[error("{0}")]
     Server(String),
+    /// This computer's date or time is wrong enough to break things: the
+    /// message says by how much when known, and to set the clock.
+    #[error("{0}")]
+    ClockOff(String),
     /// Anything else, with a sentence saying what to do.
     #[error("{0}")]
     Other(String),
@@ -59,6 +63,7 @@ impl CoreError {
             CoreError::Tampered(_)
             | CoreError::Vault(_)
             | CoreError::Server(_)
+            | CoreError::ClockOff(_)
             | CoreError::Other(_) => ShellErrorKind::Other,
         };
         ShellError {

@@ -12,12 +12,17 @@
 //! ([`CoreError::BadCredentials`]), or the server said something else
 //! ([`CoreError::Server`]).
 //!
+//! Every answer's HTTP `Date` is kept ([`ApiClient::last_server_date`]) so
+//! the core can tell the practitioner when this computer's clock is far
+//! off ([`clock_skew_minutes`]); a certificate refused as expired or not
+//! yet valid says to check the clock ([`CoreError::ClockOff`]).
+//!
 //! Not here: what to push or what to do with what is pulled; that is
 //! [`crate::vault`]'s and [`crate::Core`]'s business.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bench_protocol::api::{
     routes, ApiError, Change, ChangeResult, ErrorCode, LoginRequest, LoginResponse, PullResponse,
@@ -86,6 +91,8 @@ impl Tls13Only {
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// The `Date` header of the latest answer, whatever its status.
+    server_date: Arc<Mutex<Option<SystemTime>>>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -110,17 +117,39 @@ impl ApiClient {
         Ok(ApiClient {
             http,
             base: server_url.trim_end_matches('/').to_string(),
+            server_date: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// The server's clock as its latest answer stated it (the HTTP `Date`
+    /// header, whole seconds); `None` before any answer.
+    pub fn last_server_date(&self) -> Option<SystemTime> {
+        *self
+            .server_date
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends `request` and notes the answer's `Date`.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CoreError> {
+        let response = request.send().await.map_err(transport_error)?;
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
+        if date.is_some() {
+            *self
+                .server_date
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = date;
+        }
+        Ok(response)
     }
 
     /// Whether the server answers at all. Needs no session.
     pub async fn health(&self) -> Result<(), CoreError> {
-        let response = self
-            .http
-            .get(self.url(routes::HEALTH))
-            .send()
-            .await
-            .map_err(transport_error)?;
+        let response = self.send(self.http.get(self.url(routes::HEALTH))).await?;
         check(response).await.map(drop)
     }
 
@@ -143,12 +172,8 @@ impl ApiClient {
     /// Ends the session on the server.
     pub async fn logout(&self, token: &str) -> Result<(), CoreError> {
         let response = self
-            .http
-            .post(self.url(routes::LOGOUT))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(transport_error)?;
+            .send(self.http.post(self.url(routes::LOGOUT)).bearer_auth(token))
+            .await?;
         check(response).await.map(drop)
     }
 
@@ -178,17 +203,15 @@ impl ApiClient {
 
     /// One page of the change feed after `cursor`.
     pub async fn pull_page(&self, token: &str, cursor: i64) -> Result<PullResponse, CoreError> {
-        let response = self
+        let request = self
             .http
             .get(self.url(routes::SYNC_PULL))
             .query(&[
                 ("after", cursor.to_string()),
                 ("limit", MAX_PULL_LIMIT.to_string()),
             ])
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(transport_error)?;
+            .bearer_auth(token);
+        let response = self.send(request).await?;
         decode(check(response).await?).await
     }
 
@@ -227,7 +250,7 @@ impl ApiClient {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let response = self.send(request).await?;
         decode(check(response).await?).await
     }
 }
@@ -277,10 +300,7 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, CoreErr
 fn transport_error(err: reqwest::Error) -> CoreError {
     if let Some(tls) = find_source::<rustls::Error>(&err) {
         tracing::warn!(error = %tls, "TLS handshake with the clinic server failed");
-        return CoreError::Other(format!(
-            "The clinic server's certificate was not accepted ({tls}). Ask your clinic IT to \
-             check the server certificate and the CA file configured on this device."
-        ));
+        return tls_error(tls);
     }
     tracing::info!(error = %err, "clinic server unreachable");
     CoreError::Offline(
@@ -288,6 +308,73 @@ fn transport_error(err: reqwest::Error) -> CoreError {
          when the connection is back."
             .into(),
     )
+}
+
+/// A refused certificate. "Expired" or "not yet valid" is judged by this
+/// computer's clock, and a wrong clock is the usual cause, so that case
+/// says to check the clock first (the server's time cannot be learnt
+/// without TLS, so how far off is unknown here).
+fn tls_error(tls: &rustls::Error) -> CoreError {
+    use rustls::CertificateError as C;
+    if let rustls::Error::InvalidCertificate(
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+    ) = tls
+    {
+        return CoreError::ClockOff(
+            "The clinic server's certificate is not valid at this computer's date and time. \
+             Check this computer's date and time first: if they are wrong, set them (or turn on \
+             automatic time), then sign in again. If they are right, ask your clinic IT to \
+             renew the server certificate."
+                .into(),
+        );
+    }
+    CoreError::Other(format!(
+        "The clinic server's certificate was not accepted ({tls}). Ask your clinic IT to \
+             check the server certificate and the CA file configured on this device."
+    ))
+}
+
+/// How far off a local clock may be before the practitioner is told.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Whole minutes `local` is ahead of `server` (negative: behind), when the
+/// difference is more than [`MAX_CLOCK_SKEW`]; `None` when it is within.
+pub fn clock_skew_minutes(local: SystemTime, server: SystemTime) -> Option<i64> {
+    let (ahead, by) = match local.duration_since(server) {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.duration()),
+    };
+    if by <= MAX_CLOCK_SKEW {
+        return None;
+    }
+    let minutes = (by.as_secs() / 60) as i64;
+    Some(if ahead { minutes } else { -minutes })
+}
+
+/// The sentence for a clock `minutes` off the server's.
+pub fn clock_off_message(minutes: i64) -> String {
+    let (n, way) = if minutes >= 0 {
+        (minutes, "ahead of")
+    } else {
+        (-minutes, "behind")
+    };
+    let unit = if n == 1 { "minute" } else { "minutes" };
+    format!(
+        "This computer's clock is {n} {unit} {way} the clinic server's. Set the date and time \
+         (or turn on automatic time), then sign in again. Until then, notes would be stamped \
+         with the wrong time."
+    )
+}
+
+/// Parses an HTTP `Date` (IMF-fixdate, RFC 9110: `Sun, 06 Nov 1994
+/// 08:49:37 GMT`), the only form servers may send.
+pub fn parse_http_date(value: &str) -> Option<SystemTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(value.trim(), &format)
+        .ok()
+        .map(|t| t.assume_utc().into())
 }
 
 fn find_source<'a, T: std::error::Error + 'static>(
@@ -327,6 +414,50 @@ mod tests {
         std::fs::write(&path, "not a certificate").unwrap();
         let err = Tls13Only::from_ca_file(Some(&path)).err().unwrap();
         assert!(err.to_string().contains("not a PEM certificate"));
+    }
+
+    #[test]
+    fn an_http_date_parses_to_the_second() {
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            784_111_777
+        );
+        assert!(parse_http_date("yesterday").is_none());
+        assert!(parse_http_date("Sun, 06 Nov 1994 08:49:37 +0300").is_none());
+    }
+
+    #[test]
+    fn a_clock_within_five_minutes_is_fine_and_beyond_says_how_far_and_which_way() {
+        let server = std::time::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let min = |m: u64| Duration::from_secs(m * 60);
+        assert_eq!(clock_skew_minutes(server, server), None);
+        assert_eq!(clock_skew_minutes(server + min(5), server), None);
+        assert_eq!(clock_skew_minutes(server - min(5), server), None);
+        assert_eq!(clock_skew_minutes(server + min(17), server), Some(17));
+        assert_eq!(clock_skew_minutes(server - min(90), server), Some(-90));
+        assert_eq!(
+            clock_off_message(-90),
+            "This computer's clock is 90 minutes behind the clinic server's. Set the date and \
+             time (or turn on automatic time), then sign in again. Until then, notes would be \
+             stamped with the wrong time."
+        );
+        assert!(clock_off_message(1).contains("1 minute ahead of"));
+    }
+
+    #[test]
+    fn an_expired_or_not_yet_valid_certificate_says_to_check_the_clock() {
+        use rustls::CertificateError as C;
+        for cert in [C::Expired, C::NotValidYet] {
+            let err = tls_error(&rustls::Error::InvalidCertificate(cert));
+            assert!(matches!(err, CoreError::ClockOff(_)));
+            assert!(err
+                .to_string()
+                .contains("Check this computer's date and time"));
+        }
+        let other = tls_error(&rustls::Error::InvalidCertificate(C::UnknownIssuer));
+        assert!(matches!(other, CoreError::Other(_)));
+        assert!(!other.to_string().contains("date and time"));
     }
 
     #[tokio::test]

@@ -433,3 +433,90 @@ async fn an_account_without_2fa_enrols_from_the_otpauth_uri_and_a_wrong_code_is_
     let state = core.submit_code(&codes.fresh()).await.unwrap();
     assert!(matches!(state, AppState::Unlocked { .. }), "{state:?}");
 }
+
+/// The real wall clock moved by a settable number of seconds: this
+/// computer's clock set wrong.
+#[derive(Default)]
+struct WrongClock(Mutex<i64>);
+
+impl WrongClock {
+    fn set_off_by(&self, secs: i64) {
+        *self.0.lock().unwrap() = secs;
+    }
+}
+
+impl bench_client::idle::Clock for WrongClock {
+    fn now(&self) -> SystemTime {
+        let off = *self.0.lock().unwrap();
+        if off >= 0 {
+            SystemTime::now() + Duration::from_secs(off as u64)
+        } else {
+            SystemTime::now() - Duration::from_secs(off.unsigned_abs())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync_status() {
+    capture_logs();
+    let server = Server::start();
+    let (password, secret) = server.add_account("kamau", true);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(WrongClock::default());
+    let config = Config {
+        server_url: server.url.clone(),
+        ca_cert_path: Some(server.ca.clone()),
+        data_dir: dir.path().to_path_buf(),
+        idle_timeout: Duration::from_secs(30 * 60),
+        device_name: "test laptop".into(),
+    };
+    let core = Core::with_parts(
+        config,
+        Arc::new(MemoryKeyring::default()),
+        KdfParams::FAST_INSECURE_FOR_TESTS,
+        clock.clone(),
+    )
+    .unwrap();
+
+    // Half a minute more than whole minutes: the server's Date has whole
+    // seconds, so the count must not depend on where in a second we are.
+    clock.set_off_by(20 * 60 + 30);
+    let err = core.sign_in("kamau", &password).await.unwrap_err();
+    assert!(matches!(err, CoreError::ClockOff(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("This computer's clock is 20 minutes ahead of the clinic server's."),
+        "{err}"
+    );
+    clock.set_off_by(-(45 * 60 + 30));
+    let err = core.sign_in("kamau", &password).await.unwrap_err();
+    assert!(err.to_string().contains("45 minutes behind"), "{err}");
+    assert!(matches!(core.state(), AppState::SignedOut { .. }));
+
+    // Within five minutes: sign-in works.
+    clock.set_off_by(4 * 60);
+    let mut codes = Codes {
+        secret: secret.unwrap(),
+        last_step: None,
+    };
+    sign_in(&core, "kamau", &password, &mut codes).await;
+    assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    // The clock is changed while signed in (forward, less than the idle
+    // timeout): the status says so, and changes still sync.
+    clock.set_off_by(10 * 60 + 30);
+    let status = core.sync_now().await.unwrap();
+    assert_eq!(
+        status,
+        SyncStatus::ClockOff {
+            minutes: 10,
+            pending: 0
+        }
+    );
+    // Set right again, the clock jumps back: the idle lock treats that as
+    // a reason to lock; after unlocking, the status clears.
+    clock.set_off_by(0);
+    assert!(matches!(core.sync_now().await, Err(CoreError::Locked)));
+    core.unlock(&password).unwrap();
+    assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
+}

@@ -104,6 +104,15 @@ pub enum SyncStatus {
         /// How many changes wait.
         pending: u32,
     },
+    /// This computer's clock is far from the server's (more than five
+    /// minutes), so notes would carry wrong times. Changes still sync.
+    ClockOff {
+        /// How far off, in whole minutes; positive when this computer is
+        /// ahead of the server, negative when behind.
+        minutes: i64,
+        /// How many changes wait.
+        pending: u32,
+    },
 }
 
 /// Per-record sync state.

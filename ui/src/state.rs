@@ -304,6 +304,13 @@ pub fn sync_text(status: &SyncStatus) -> String {
             };
             format!("{conflicts} {noun} · {pending} waiting")
         }
+        SyncStatus::ClockOff { minutes, pending } => {
+            let way = if minutes >= 0 { "ahead" } else { "behind" };
+            format!(
+                "Clock {} min {way} of the server · set the date and time · {pending} waiting",
+                minutes.abs()
+            )
+        }
     }
 }
 
