@@ -16,7 +16,7 @@ if ! command -v wasm-bindgen >/dev/null 2>&1; then
 fi
 
 cd "$root"
-cargo build -p bench-ui --target wasm32-unknown-unknown --release
+cargo build -p bench-ui --target wasm32-unknown-unknown --release --locked
 rm -rf ui/dist
 mkdir -p ui/dist
 wasm-bindgen --target web --no-typescript --out-dir ui/dist \

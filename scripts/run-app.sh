@@ -11,6 +11,20 @@ source scripts/bootstrap.sh
 
 log() { printf '[run-app] %s\n' "$*" >&2; }
 
+# The app needs a desktop session: a display, and the desktop keyring (where
+# it keeps this device's secret). Say so before building anything.
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  log "no display found: run this from a desktop session."
+  log "headless, with a throwaway keyring and demo clinic (deleted on exit):"
+  log "  scripts/with-display.sh scripts/with-keyring.sh ./scripts/run-app.sh"
+  exit 1
+fi
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+  log "no D-Bus session: the app keeps its device key in the desktop keyring (Secret Service)."
+  log "run it from a desktop session, or under scripts/with-keyring.sh for a throwaway keyring"
+  exit 1
+fi
+
 bash scripts/build-ui.sh
 cargo build -p bench-server -p doctors-bench --locked
 bin="$CARGO_TARGET_DIR/debug"
@@ -47,18 +61,9 @@ if [ -z "${DOCTORS_BENCH_SERVER_URL:-}" ] && [ ! -f "$config_home/doctors-bench/
       sleep 0.2
     done
   fi
-  log "demo sign-in details were printed when the clinic was created;"
-  log "to add a practitioner: $bin/bench-server user add --data-dir $data_dir --help"
+  log "the demo sign-in details were printed when the clinic was created; to set a new"
+  log "password: $bin/bench-server user passwd --data-dir $data_dir --username demo --password-stdin"
 fi
 
-if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
-  log "no display found: run this from a desktop session (or prefix scripts/with-display.sh to run headless)"
-  exit 1
-fi
-if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
-  log "no D-Bus session: the app keeps its device key in the desktop keyring (Secret Service);"
-  log "run it from a desktop session, or under scripts/with-keyring.sh for a throwaway keyring"
-  exit 1
-fi
 
 "$bin/doctors-bench"
