@@ -30,11 +30,17 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::backoff::Backoff;
 use crate::idle::{Clock, IdleTimer, SystemClock};
 use crate::keys::{self, KdfParams, OsKeyring, SecretStore};
 use crate::sync::{self as api_sync, ApiClient, Tls13Only};
 use crate::vault::Vault;
 use crate::{Config, CoreError};
+
+/// Background sync cadence while the server answers.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often the shell looks again while nobody is unlocked.
+const SIGNED_OUT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Longest client name accepted, in characters.
 const MAX_NAME_CHARS: usize = 200;
@@ -64,6 +70,9 @@ struct Inner {
     /// Bumped whenever the vault is opened or closed.
     generation: u64,
     syncing: bool,
+    /// When the next background sync is due; `None`: now (just unlocked).
+    next_sync: Option<std::time::SystemTime>,
+    backoff: Backoff,
 }
 
 enum Phase {
@@ -144,6 +153,8 @@ impl Core {
                 conflicts: 0,
                 generation: 0,
                 syncing: false,
+                next_sync: None,
+                backoff: Backoff::new(),
             }),
         })
     }
@@ -533,8 +544,57 @@ impl Core {
         })
     }
 
-    /// Pushes the outbox and pulls changes now.
+    /// Pushes the outbox and pulls changes now, then schedules the next
+    /// background sync: [`SYNC_INTERVAL`] after a success, a growing,
+    /// jittered wait ([`Backoff`]) after each failure in a row.
     pub async fn sync_now(&self) -> Result<SyncStatus, CoreError> {
+        let result = self.sync_once().await;
+        let now = self.clock.now();
+        let mut inner = self.inner();
+        let delay = match (&result, inner.contact) {
+            // Locked or signed out: nothing to schedule; unlocking makes a
+            // sync due at once.
+            (Err(CoreError::Locked), _) => None,
+            (Ok(_), Contact::Ok | Contact::ClockOff(_)) => {
+                inner.backoff.success();
+                Some(SYNC_INTERVAL)
+            }
+            _ => Some(inner.backoff.failure()),
+        };
+        if let Some(delay) = delay {
+            inner.next_sync = Some(now + delay);
+            tracing::debug!(
+                delay_ms = delay.as_millis() as u64,
+                failures = inner.backoff.failures(),
+                "next background sync scheduled"
+            );
+        }
+        result
+    }
+
+    /// When the next background sync is due; `None` while nothing is
+    /// unlocked (there is nothing to sync then).
+    pub fn next_sync_due(&self) -> Option<std::time::SystemTime> {
+        let inner = self.inner();
+        match inner.phase {
+            Phase::Unlocked { .. } => Some(inner.next_sync.unwrap_or(self.clock.now())),
+            _ => None,
+        }
+    }
+
+    /// How long the shell's background loop should sleep before calling
+    /// [`Core::sync_now`]: zero when a sync is due, a short poll while
+    /// nothing is unlocked.
+    pub fn sync_delay(&self) -> std::time::Duration {
+        match self.next_sync_due() {
+            Some(due) => due
+                .duration_since(self.clock.now())
+                .unwrap_or(std::time::Duration::ZERO),
+            None => SIGNED_OUT_POLL,
+        }
+    }
+
+    async fn sync_once(&self) -> Result<SyncStatus, CoreError> {
         let api = self.api()?.clone();
 
         // Step 1: gather, under the lock.
@@ -691,6 +751,9 @@ impl Core {
     fn install_vault(&self, inner: &mut Inner, session: Session, vault: Vault) {
         let idle = IdleTimer::new(self.config.idle_timeout, self.clock.now());
         inner.generation += 1;
+        // A fresh session syncs at once and from the start of the backoff.
+        inner.next_sync = None;
+        inner.backoff.success();
         inner.phase = Phase::Unlocked {
             session,
             vault: Box::new(vault),

@@ -8,6 +8,7 @@
 //!   keyring.
 //! - [`idle`]: the idle-lock state machine, on the wall clock.
 //! - [`sync`]: the TLS 1.3-only API client, the outbox and pull cursor.
+//! - [`backoff`]: when to retry the server after a failed sync.
 //! - [`Core`]: the facade the Tauri shell calls.
 //!
 //! Data flows: the shell calls [`Core`]; writes go into the vault and its
@@ -16,13 +17,15 @@
 //! vault.
 //!
 //! Not here: any window, timer or thread of its own. The shell decides when
-//! to call [`Core::check_idle`] and [`Core::sync_now`]. No record is ever
+//! to call [`Core::check_idle`] and [`Core::sync_now`] ([`Core::sync_delay`]
+//! says how long to wait before the next background sync). No record is ever
 //! deleted on this device.
 //!
 //! The core never logs names, note text, passwords, codes or keys.
 
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod config;
 pub mod core;
 pub mod error;

@@ -519,4 +519,12 @@ async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync
     assert!(matches!(core.sync_now().await, Err(CoreError::Locked)));
     core.unlock(&password).unwrap();
     assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
+    // After a success the next background sync is the regular interval away.
+    let delay = core.sync_delay();
+    assert!(
+        delay > bench_client::core::SYNC_INTERVAL - Duration::from_secs(5)
+            && delay <= bench_client::core::SYNC_INTERVAL,
+        "{delay:?}"
+    );
+    assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
 }

@@ -378,3 +378,50 @@ fn logs_of_a_save_and_sync_cycle_carry_no_name_note_text_or_password() {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
     }
 }
+
+#[test]
+fn background_sync_backs_off_with_jitter_while_the_server_is_unreachable() {
+    let f = signed_in_offline();
+    assert_eq!(
+        f.core.next_sync_due(),
+        Some(f.clock.now()),
+        "due at once after sign-in"
+    );
+    assert_eq!(f.core.sync_delay(), Duration::ZERO);
+
+    let rt = runtime();
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        let status = rt.block_on(f.core.sync_now()).unwrap();
+        assert_eq!(status, SyncStatus::Offline { pending: 0 });
+        delays.push(f.core.sync_delay());
+    }
+    for (n, delay) in delays.iter().enumerate() {
+        let ceiling = Duration::from_secs(2u64 << n).min(Backoff::CAP);
+        assert!(*delay >= Backoff::FLOOR, "{delays:?}");
+        assert!(*delay <= ceiling, "attempt {n}: {delay:?} > {ceiling:?}");
+    }
+    assert!(
+        delays[6..].iter().any(|d| *d > Duration::from_secs(30)),
+        "a long outage is tried less often than every 30 s: {delays:?}"
+    );
+
+    // The wait counts down with the clock.
+    let before = f.core.sync_delay();
+    f.clock.advance(Duration::from_millis(400));
+    assert_eq!(
+        f.core.sync_delay(),
+        before.saturating_sub(Duration::from_millis(400))
+    );
+
+    // Signed out: nothing is due; the shell just looks again shortly.
+    rt.block_on(f.core.sign_out());
+    assert_eq!(f.core.next_sync_due(), None);
+    assert_eq!(f.core.sync_delay(), SIGNED_OUT_POLL);
+
+    // Signing in again starts over: due at once, backoff from the start.
+    rt.block_on(f.core.sign_in("amina", PASSWORD)).unwrap();
+    assert_eq!(f.core.sync_delay(), Duration::ZERO);
+    rt.block_on(f.core.sync_now()).unwrap();
+    assert!(f.core.sync_delay() <= Duration::from_secs(2));
+}
