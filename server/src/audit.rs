@@ -29,12 +29,19 @@
 //! missing entries, and a chain rebuilt after an edit no longer matches the
 //! head that was signed.
 //!
-//! Limitation: the checkpoint signing key sits in the data directory
-//! (`audit-signing.key`, 0600), so someone who owns the server can sign a
-//! rewritten log; production wants the key in an HSM or a second machine,
-//! and the checkpoints copied off the server as they are made. Entries
-//! written after the last checkpoint and then deleted are not detected until
-//! that is done.
+//! Why a head outside the log: checkpoints kept only inside `audit.db` are
+//! cut off together with the tail they vouch for (or with the whole file).
+//! So every checkpoint is also written, atomically, to `audit-head.json`
+//! beside it (0600); `verify` and `serve` require the log to still hold that
+//! entry with that hash and that checkpoint, and name the entries missing.
+//!
+//! Limitation: the checkpoint signing key and `audit-head.json` sit in the
+//! data directory (0600), so someone with write access to the whole
+//! directory can rewrite the log, re-sign it and replace the head file too;
+//! the real fix is shipping each checkpoint off the machine as it is made
+//! (a remote append-only store, or the operator's copy) and the key into an
+//! HSM or a second machine. Entries written after the last checkpoint and
+//! then deleted are not detected until that is done.
 
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -263,8 +270,78 @@ pub struct CheckpointKey {
     key: SigningKey,
 }
 
+/// The file, beside `audit.db`, holding the last signed head.
+pub const HEAD_FILE: &str = "audit-head.json";
+
+/// The last signed checkpoint, as kept outside the log in [`HEAD_FILE`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedHead {
+    /// The checkpoint's number in `audit_checkpoints`.
+    pub checkpoint_id: i64,
+    /// When it was signed (RFC 3339 UTC).
+    pub time: String,
+    /// The entry it vouches for.
+    pub head_seq: i64,
+    /// That entry's hash, hex.
+    pub head_hash: String,
+    /// The signing key, hex.
+    pub public_key: String,
+    /// The Ed25519 signature, hex.
+    pub signature: String,
+}
+
+impl SignedHead {
+    /// Reads the head file, `None` when there is none.
+    pub fn read(path: &Path) -> Result<Option<SignedHead>, ServerError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = crate::files::read(path)?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| ServerError::AuditTruncated {
+                reason: format!(
+                    "{} is not a signed audit head; restore it from backup",
+                    path.display()
+                ),
+            })
+    }
+
+    /// Replaces the head file atomically (temp file, fsync, rename), so a
+    /// crash leaves either the old head or the new one, never half of one.
+    fn write(&self, path: &Path) -> Result<(), ServerError> {
+        let tmp = path.with_extension("json.tmp");
+        let body = serde_json::to_vec_pretty(self).expect("a head serialises");
+        crate::files::write_private(&tmp, &body)?;
+        let wrap = |source| ServerError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::rename(&tmp, path).map_err(wrap)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(wrap)?;
+        }
+        Ok(())
+    }
+}
+
 impl CheckpointKey {
-    /// Loads the key at `path`, creating it (0600) when absent.
+    /// Loads the key at `path`; refuses when it is absent, since a new key
+    /// would leave the checkpoints signed by the lost one unverifiable and
+    /// would let whoever deleted it sign a rewritten log.
+    pub fn load(path: &Path) -> Result<CheckpointKey, ServerError> {
+        if !path.exists() {
+            return Err(ServerError::MissingSigningKey {
+                path: path.to_owned(),
+            });
+        }
+        CheckpointKey::load_or_create(path)
+    }
+
+    /// Loads the key at `path`, creating it (0600) when absent (only `init`
+    /// and tests; everything else uses [`CheckpointKey::load`]).
     // Limitation: production wants this key in an HSM, not a file beside
     // the log it protects (see the module doc).
     pub fn load_or_create(path: &Path) -> Result<CheckpointKey, ServerError> {
@@ -328,6 +405,7 @@ pub struct Verified {
 pub struct AuditLog {
     conn: Connection,
     path: PathBuf,
+    head_file: PathBuf,
     signer: Option<(CheckpointKey, i64)>,
 }
 
@@ -405,6 +483,7 @@ impl AuditLog {
         Ok(AuditLog {
             conn,
             path: path.to_owned(),
+            head_file: path.with_file_name(HEAD_FILE),
             signer: None,
         })
     }
@@ -427,8 +506,9 @@ impl AuditLog {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
-        let seq = append_in(&tx, entry, self.signer.as_ref()).map_err(db)?;
+        let (seq, head) = append_in(&tx, entry, self.signer.as_ref()).map_err(db)?;
         tx.commit().map_err(db)?;
+        self.publish(head)?;
         Ok(seq)
     }
 
@@ -446,6 +526,7 @@ impl AuditLog {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
         let (mut stored, mut before) = (0, 0);
+        let mut last_head = None;
         for (entry_id, entry) in entries {
             let seen = tx
                 .query_row(
@@ -460,7 +541,8 @@ impl AuditLog {
                 before += 1;
                 continue;
             }
-            let seq = append_in(&tx, entry, self.signer.as_ref()).map_err(db)?;
+            let (seq, head) = append_in(&tx, entry, self.signer.as_ref()).map_err(db)?;
+            last_head = head.or(last_head);
             tx.execute(
                 "INSERT INTO device_entries (entry_id, audit_seq) VALUES (?1, ?2)",
                 params![entry_id.to_string(), seq],
@@ -469,6 +551,7 @@ impl AuditLog {
             stored += 1;
         }
         tx.commit().map_err(db)?;
+        self.publish(last_head)?;
         Ok((stored, before))
     }
 
@@ -487,7 +570,8 @@ impl AuditLog {
             alert.source_ip.as_deref().and_then(|s| s.parse().ok()),
         );
         entry.details = serde_json::json!({ "kind": alert.kind, "facts": alert.details });
-        alert.audit_seq = append_in(&tx, &entry, self.signer.as_ref()).map_err(db)?;
+        let (seq, head) = append_in(&tx, &entry, self.signer.as_ref()).map_err(db)?;
+        alert.audit_seq = seq;
         alert.time = crate::clock::now_rfc3339();
         tx.execute(
             "INSERT INTO alerts (time, kind, account_id, source_ip, details, audit_seq)
@@ -504,6 +588,7 @@ impl AuditLog {
         .map_err(db)?;
         alert.id = tx.last_insert_rowid();
         tx.commit().map_err(db)?;
+        self.publish(head)?;
         Ok(alert)
     }
 
@@ -563,12 +648,127 @@ impl AuditLog {
             )
             .optional()
             .map_err(db)?;
+        let mut signed = None;
         if let Some((seq, hash)) = head {
             if last_signed != Some(seq) {
-                write_checkpoint(&tx, &signer.0, seq, &hash).map_err(db)?;
+                signed = Some(write_checkpoint(&tx, &signer.0, seq, &hash).map_err(db)?);
             }
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        self.publish(signed)
+    }
+
+    /// Writes a committed checkpoint to the head file outside the log.
+    fn publish(&self, head: Option<SignedHead>) -> Result<(), ServerError> {
+        match head {
+            Some(head) => head.write(&self.head_file),
+            None => Ok(()),
+        }
+    }
+
+    /// The number of the last entry (0 for an empty log).
+    pub fn last_seq(&self) -> Result<i64, ServerError> {
+        self.conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM audit_log", [], |r| {
+                r.get(0)
+            })
+            .map_err(self.db())
+    }
+
+    /// Checks the log against the signed head kept outside it
+    /// ([`HEAD_FILE`]): the log must still hold that entry with that hash,
+    /// and that checkpoint. Cheap (no chain walk), so `serve` runs it at
+    /// every start; `verify` runs it after the chain.
+    pub fn check_head(&self, key: Option<&VerifyingKey>) -> Result<(), ServerError> {
+        let db = self.db();
+        let cut = |reason: String| ServerError::AuditTruncated { reason };
+        let Some(head) = SignedHead::read(&self.head_file)? else {
+            let signed: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM audit_checkpoints", [], |r| r.get(0))
+                .map_err(&db)?;
+            if signed > 0 {
+                return Err(cut(format!(
+                    "{} is missing although the log holds {signed} signed checkpoints, so the log can no longer show whether its tail was removed; restore the file from backup or from the operator's copy",
+                    self.head_file.display()
+                )));
+            }
+            return Ok(());
+        };
+        let bytes = |hex_text: &str, what: &str| {
+            hex::decode(hex_text).map_err(|_| {
+                cut(format!(
+                    "{} has a {what} that is not hex; restore it from backup",
+                    self.head_file.display()
+                ))
+            })
+        };
+        let head_hash = bytes(&head.head_hash, "head hash")?;
+        check_signature(
+            head.checkpoint_id,
+            head.head_seq,
+            &head_hash,
+            &head.time,
+            &bytes(&head.public_key, "public key")?,
+            &bytes(&head.signature, "signature")?,
+            key,
+        )
+        .map_err(|why| {
+            cut(format!(
+                "the signed head in {} does not verify: {why}",
+                self.head_file.display()
+            ))
+        })?;
+
+        let last = self.last_seq()?;
+        if last < head.head_seq {
+            return Err(cut(format!(
+                "the log ends at entry {last} but the last signed head outside the log is entry {}: entries after {last} were removed (or audit.db was replaced); restore audit.db from backup",
+                head.head_seq
+            )));
+        }
+        let hash: Vec<u8> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM audit_log WHERE seq = ?1",
+                [head.head_seq],
+                |r| r.get(0),
+            )
+            .map_err(&db)?;
+        if hash != head_hash {
+            return Err(cut(format!(
+                "entry {} no longer has the hash signed in the head outside the log: the log was replaced or rewritten; restore audit.db from backup",
+                head.head_seq
+            )));
+        }
+        let checkpoint: Option<(i64, Vec<u8>, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT head_seq, head_hash, signature FROM audit_checkpoints WHERE id = ?1",
+                [head.checkpoint_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(&db)?;
+        let last_checkpoint: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(max(id), 0) FROM audit_checkpoints",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&db)?;
+        match checkpoint {
+            None => Err(cut(format!(
+                "the log's checkpoints end at {last_checkpoint} but the last signed head outside the log is checkpoint {}: checkpoints after {last_checkpoint} were removed; restore audit.db from backup",
+                head.checkpoint_id
+            ))),
+            Some((seq, hash, sig)) if seq != head.head_seq || hash != head_hash || hex::encode(&sig) != head.signature => Err(cut(format!(
+                "checkpoint {} in the log differs from the signed head outside the log: the checkpoints were rewritten; restore audit.db from backup",
+                head.checkpoint_id
+            ))),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Recomputes the chain and checks every signed checkpoint against it
@@ -630,6 +830,7 @@ impl AuditLog {
             }
             previous_head = c.head_seq;
         }
+        self.check_head(key)?;
         Ok(Verified {
             entries: last_seq as u64,
             checkpoints: checkpoints.len() as u64,
@@ -786,7 +987,7 @@ fn append_in(
     tx: &Transaction<'_>,
     entry: &Entry,
     signer: Option<&(CheckpointKey, i64)>,
-) -> Result<i64, rusqlite::Error> {
+) -> Result<(i64, Option<SignedHead>), rusqlite::Error> {
     let last: Option<(i64, Vec<u8>)> = tx
         .query_row(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
@@ -824,12 +1025,13 @@ fn append_in(
         &format!("INSERT INTO audit_log ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         params![seq, time, actor, role, entry.event.as_str(), record_id, source_ip, device_id, details, prev_hash, hash.to_vec()],
     )?;
+    let mut head = None;
     if let Some((key, every)) = signer {
         if seq % every == 0 {
-            write_checkpoint(tx, key, seq, &hash)?;
+            head = Some(write_checkpoint(tx, key, seq, &hash)?);
         }
     }
-    Ok(seq)
+    Ok((seq, head))
 }
 
 fn write_checkpoint(
@@ -837,7 +1039,7 @@ fn write_checkpoint(
     key: &CheckpointKey,
     head_seq: i64,
     head_hash: &[u8],
-) -> Result<(), rusqlite::Error> {
+) -> Result<SignedHead, rusqlite::Error> {
     let id: i64 = tx.query_row(
         "SELECT coalesce(max(id), 0) + 1 FROM audit_checkpoints",
         [],
@@ -859,7 +1061,14 @@ fn write_checkpoint(
             signature.to_bytes().to_vec()
         ],
     )?;
-    Ok(())
+    Ok(SignedHead {
+        checkpoint_id: id,
+        time,
+        head_seq,
+        head_hash: hex::encode(head_hash),
+        public_key: hex::encode(key.verifying_key().as_bytes()),
+        signature: hex::encode(signature.to_bytes()),
+    })
 }
 
 struct CheckpointRow {

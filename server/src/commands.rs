@@ -43,11 +43,9 @@ pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Serv
         None => Settings::load(dir)?.listen,
     };
     let store = open_store(dir)?;
-    let mut audit = AuditLog::open(&dir.audit_db())?;
-    audit.sign_with(
-        CheckpointKey::load_or_create(&dir.audit_signing_key())?,
-        every,
-    );
+    let key = CheckpointKey::load(&dir.audit_signing_key())?;
+    let mut audit = open_checked_audit(dir, &store, &key.verifying_key())?;
+    audit.sign_with(key, every);
     let tls = Tls13Only::load(dir)?;
     auth::warm_up();
 
@@ -331,6 +329,42 @@ fn checkpoint_every_from_env() -> Result<i64, ServerError> {
     }
 }
 
+/// Opens the audit log for `serve`, refusing to start on a log that was cut
+/// or replaced rather than silently starting a fresh one: the head signed
+/// outside the log must still be in it, and a server with accounts must
+/// have audit entries (every account is created with one).
+fn open_checked_audit(
+    dir: &DataDir,
+    store: &Store,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<AuditLog, ServerError> {
+    let head = audit::SignedHead::read(&dir.audit_head())?;
+    if !dir.audit_db().exists() {
+        if let Some(head) = head {
+            return Err(ServerError::AuditTruncated {
+                reason: format!(
+                    "{} is missing but the last signed head outside the log is entry {}; restore audit.db from backup before serving",
+                    dir.audit_db().display(),
+                    head.head_seq
+                ),
+            });
+        }
+    }
+    let log = AuditLog::open(&dir.audit_db())?;
+    log.check_head(Some(key))?;
+    if store.account_count()? > 0 && log.last_seq()? == 0 {
+        return Err(ServerError::AuditTruncated {
+            reason: format!(
+                "{} holds accounts but {} holds no entries, so the log was deleted or replaced; restore audit.db (and {}) from backup before serving",
+                dir.bench_db().display(),
+                dir.audit_db().display(),
+                dir.audit_head().display()
+            ),
+        });
+    }
+    Ok(log)
+}
+
 /// Opens the audit log of an existing data directory, signing checkpoints
 /// with its key.
 fn open_audit(dir: &DataDir) -> Result<(AuditLog, ed25519_dalek::VerifyingKey), ServerError> {
@@ -341,7 +375,7 @@ fn open_audit(dir: &DataDir) -> Result<(AuditLog, ed25519_dalek::VerifyingKey), 
         });
     }
     let mut log = AuditLog::open(&dir.audit_db())?;
-    let key = CheckpointKey::load_or_create(&dir.audit_signing_key())?;
+    let key = CheckpointKey::load(&dir.audit_signing_key())?;
     let public = key.verifying_key();
     log.sign_with(key, audit::DEFAULT_CHECKPOINT_EVERY);
     Ok((log, public))

@@ -127,6 +127,19 @@ pub enum ServerError {
         /// Why.
         reason: String,
     },
+    /// The audit log is shorter than its head recorded outside it
+    /// (`audit-head.json`), or that record is missing or does not match.
+    #[error("the audit log was cut or replaced: {reason}")]
+    AuditTruncated {
+        /// What is missing, and what to do.
+        reason: String,
+    },
+    /// The checkpoint signing key is gone while the log it signs exists.
+    #[error("the audit signing key {} is missing; restore it from backup. `serve` will not make a new one, since checkpoints signed by a lost key could then no longer be checked (a new data directory gets one from `bench-server init`)", path.display())]
+    MissingSigningKey {
+        /// Where it should be.
+        path: PathBuf,
+    },
     /// Serving failed after start.
     #[error("the server stopped: {source}")]
     Serve {

@@ -8,6 +8,8 @@
 //!   secrets.key     AES-256-GCM key sealing TOTP secrets and records (0600)
 //!   audit-signing.key  Ed25519 key signing audit checkpoints (0600), apart
 //!                   from secrets.key so either can be rotated or moved alone
+//!   audit-head.json  the last signed checkpoint of audit.db, kept outside
+//!                   it so a cut tail or a replaced file shows (0600)
 //!   ca.pem          local certificate authority (give to desktop clients)
 //!   ca-key.pem      its private key (0600)
 //!   server.pem      the server certificate, signed by the CA
@@ -47,6 +49,10 @@ impl DataDir {
     /// Audit log database.
     pub fn audit_db(&self) -> PathBuf {
         self.root.join("audit.db")
+    }
+    /// The last signed audit head, kept outside `audit.db` (see `audit`).
+    pub fn audit_head(&self) -> PathBuf {
+        self.root.join(crate::audit::HEAD_FILE)
     }
     /// Sealing key.
     pub fn sealing_key(&self) -> PathBuf {

@@ -414,6 +414,13 @@ impl Store {
         ))
     }
 
+    /// How many accounts exist.
+    pub fn account_count(&self) -> Result<i64, ServerError> {
+        self.conn
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .map_err(|e| ServerError::database(&self.path, e))
+    }
+
     /// Finds an account by sign-in name.
     pub fn account_by_username(&self, username: &str) -> Result<Option<Account>, ServerError> {
         self.account_where("username", username)

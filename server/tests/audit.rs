@@ -366,3 +366,102 @@ async fn periodic_checkpoints_catch_a_cut_tail_even_after_a_crash() {
         "{err}"
     );
 }
+
+/// Runs `serve` and expects it to refuse to start; returns its stderr. A
+/// server that starts instead is stopped and the test fails.
+fn serve_refusal(dir: &DataDir) -> String {
+    let mut child = bench(&["serve", "--data-dir", dir.arg(), "--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "serve exited successfully");
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return err;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve started on a cut or missing audit log instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn remove_audit_db(dir: &DataDir) {
+    for f in ["audit.db", "audit.db-wal", "audit.db-shm"] {
+        let _ = std::fs::remove_file(dir.path.join(f));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tail_cut_together_with_its_checkpoints_is_named_by_the_head_kept_outside_the_log() {
+    let dir = busy_log().await;
+    let n = entry_count(&dir);
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let kept = n - 3;
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_checkpoints_no_delete;
+         DELETE FROM audit_log WHERE seq > {kept};
+         DELETE FROM audit_checkpoints WHERE head_seq > {kept};"
+    ))
+    .unwrap();
+    drop(db);
+    let (ok, out, err) = verify(&dir);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&format!(
+            "the log ends at entry {kept} but the last signed head outside the log is entry {n}: entries after {kept} were removed"
+        )),
+        "{err}"
+    );
+    let err = serve_refusal(&dir);
+    assert!(err.contains("entries after"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_to_start_on_a_deleted_or_emptied_audit_log() {
+    let dir = busy_log().await;
+    std::fs::copy(dir.path.join("audit.db"), dir.path.join("saved.db")).unwrap();
+    remove_audit_db(&dir);
+    let err = serve_refusal(&dir);
+    assert!(err.contains("audit.db") && err.contains("restore"), "{err}");
+    assert!(!dir.path.join("audit.db").exists(), "no fresh log was made");
+
+    // An empty log in its place is refused too.
+    rusqlite::Connection::open(dir.path.join("audit.db"))
+        .unwrap()
+        .execute_batch("CREATE TABLE x (y);")
+        .unwrap();
+    let err = serve_refusal(&dir);
+    assert!(err.contains("the log ends at entry 0"), "{err}");
+
+    // Without the head file too, the accounts in bench.db still show it.
+    std::fs::remove_file(dir.path.join("audit-head.json")).unwrap();
+    let err = serve_refusal(&dir);
+    assert!(err.contains("holds accounts but"), "{err}");
+
+    // Restoring the log lets it start again.
+    remove_audit_db(&dir);
+    std::fs::copy(dir.path.join("saved.db"), dir.path.join("audit.db")).unwrap();
+    let (ok, _, err) = verify(&dir);
+    assert!(!ok, "the head file is still gone");
+    assert!(err.contains("audit-head.json is missing"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_to_make_a_new_signing_key_when_it_is_lost() {
+    let dir = busy_log().await;
+    std::fs::remove_file(dir.path.join("audit-signing.key")).unwrap();
+    let err = serve_refusal(&dir);
+    assert!(
+        err.contains("audit signing key") && err.contains("restore it"),
+        "{err}"
+    );
+    assert!(!dir.path.join("audit-signing.key").exists());
+}
