@@ -188,6 +188,11 @@ impl Core {
         // would not stop sign-in; it would stamp notes with wrong times
         // and, when far enough off, make the server's certificate look
         // expired. Say so now, plainly.
+        // Limitation: offline there is no server clock to compare with, so
+        // an offline sign-in cannot warn; and a clock so far off that the
+        // certificate fails (CoreError::ClockOff from TLS) stops sign-in
+        // rather than falling back to the vault, since notes written then
+        // would carry wrong times. Fix: a trusted time source on the LAN.
         if !matches!(answer, Err(CoreError::Offline(_))) {
             if let Some(minutes) = self.clock_skew() {
                 tracing::warn!(minutes, "this computer's clock is far from the server's");
