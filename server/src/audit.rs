@@ -119,6 +119,12 @@ pub enum Event {
     AccountCreated,
     /// An account's password was set.
     PasswordChanged,
+    /// Every session and pending sign-in of an account was ended.
+    SessionsRevoked,
+    /// An account's 2FA was removed; it enrols again at next sign-in.
+    TwoFactorReset,
+    /// An account's sign-in lock was cleared.
+    AccountUnlocked,
     /// A setting of the server changed.
     ConfigChanged,
     /// A request made by an operations account.
@@ -171,6 +177,9 @@ impl Event {
             Event::DraftRejected => "draft_rejected",
             Event::AccountCreated => "account_created",
             Event::PasswordChanged => "password_changed",
+            Event::SessionsRevoked => "sessions_revoked",
+            Event::TwoFactorReset => "two_factor_reset",
+            Event::AccountUnlocked => "account_unlocked",
             Event::ConfigChanged => "config_changed",
             Event::OperationsRequest => "operations_request",
             Event::AlertRaised => "alert_raised",

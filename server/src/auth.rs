@@ -103,6 +103,9 @@ pub struct Challenge {
     pub device_id: Uuid,
     /// What comes next.
     pub pending: Pending,
+    /// The account's `auth_epoch` when the password step passed; a
+    /// credential change since voids the challenge.
+    pub auth_epoch: i64,
     issued: Instant,
     failures: u32,
 }
@@ -124,7 +127,13 @@ pub enum ChallengeError {
 
 impl Challenges {
     /// Issues a challenge; returns the string to send to the device.
-    pub fn issue(&self, account_id: Uuid, device_id: Uuid, pending: Pending) -> Zeroizing<String> {
+    pub fn issue(
+        &self,
+        account_id: Uuid,
+        auth_epoch: i64,
+        device_id: Uuid,
+        pending: Pending,
+    ) -> Zeroizing<String> {
         let challenge = random_token();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, c| c.issued.elapsed() < CHALLENGE_TTL);
@@ -134,6 +143,7 @@ impl Challenges {
                 account_id,
                 device_id,
                 pending,
+                auth_epoch,
                 issued: Instant::now(),
                 failures: 0,
             },
@@ -200,7 +210,7 @@ mod tests {
     #[test]
     fn a_challenge_is_withdrawn_after_too_many_wrong_codes() {
         let challenges = Challenges::default();
-        let c = challenges.issue(Uuid::new_v4(), Uuid::new_v4(), Pending::Totp);
+        let c = challenges.issue(Uuid::new_v4(), 0, Uuid::new_v4(), Pending::Totp);
         for _ in 0..MAX_CODE_ATTEMPTS {
             assert!(challenges.peek(&c, false).is_ok());
             challenges.fail(&c);
@@ -214,7 +224,7 @@ mod tests {
     #[test]
     fn a_used_challenge_cannot_be_used_again() {
         let challenges = Challenges::default();
-        let c = challenges.issue(Uuid::new_v4(), Uuid::new_v4(), Pending::Totp);
+        let c = challenges.issue(Uuid::new_v4(), 0, Uuid::new_v4(), Pending::Totp);
         challenges.consume(&c);
         assert_eq!(
             challenges.peek(&c, false).err(),
@@ -227,6 +237,7 @@ mod tests {
         let challenges = Challenges::default();
         let c = challenges.issue(
             Uuid::new_v4(),
+            0,
             Uuid::new_v4(),
             Pending::Enrol(TotpSecret::generate()),
         );

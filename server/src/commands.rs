@@ -289,26 +289,69 @@ pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Sets a new password for an account, reading it from standard input.
+/// Sets a new password for an account, reading it from standard input,
+/// and ends every session and pending sign-in it had.
 pub fn user_passwd(dir: &DataDir, username: &str) -> Result<(), ServerError> {
     dir.require_exists()?;
     let password = password_from_stdin()?;
     let store = open_store(dir)?;
-    if !store.set_password(username, &auth::hash_password(&password)?)? {
-        return Err(ServerError::BadConfig {
-            source_name: "--username".into(),
-            reason: format!("there is no account named {username:?}"),
-        });
-    }
-    let id = store.account_by_username(username)?.map(|a| a.id);
+    let hash = auth::hash_password(&password)?;
+    let (id, ended) = store
+        .set_password(username, &hash)?
+        .ok_or_else(|| no_such_account(username))?;
     record(
         dir,
         Entry::command_line(
             Event::PasswordChanged,
-            serde_json::json!({ "account_id": id }),
+            serde_json::json!({ "account_id": id, "sessions_ended": ended }),
         ),
     )?;
-    println!("password changed for {username}");
+    println!("password changed for {username}; {ended} session(s) ended");
+    Ok(())
+}
+
+fn no_such_account(username: &str) -> ServerError {
+    ServerError::BadConfig {
+        source_name: "--username".into(),
+        reason: format!("there is no account named {username:?}"),
+    }
+}
+
+/// Ends every session and pending sign-in of an account (a lost laptop, a
+/// departing colleague).
+pub fn user_sessions_revoke(dir: &DataDir, username: &str) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let store = open_store(dir)?;
+    let (id, ended) = store
+        .revoke_sessions(username)?
+        .ok_or_else(|| no_such_account(username))?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::SessionsRevoked,
+            serde_json::json!({ "account_id": id, "sessions_ended": ended }),
+        ),
+    )?;
+    println!("{ended} session(s) of {username} ended; it must sign in again");
+    Ok(())
+}
+
+/// Removes an account's 2FA so it enrols a new authenticator at its next
+/// sign-in (a lost phone), ending its sessions.
+pub fn user_reset_2fa(dir: &DataDir, username: &str) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let store = open_store(dir)?;
+    let (id, ended) = store
+        .reset_totp(username)?
+        .ok_or_else(|| no_such_account(username))?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::TwoFactorReset,
+            serde_json::json!({ "account_id": id, "sessions_ended": ended }),
+        ),
+    )?;
+    println!("2FA removed for {username}; {ended} session(s) ended; it sets up an authenticator again at its next sign-in");
     Ok(())
 }
 

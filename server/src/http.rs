@@ -508,18 +508,22 @@ async fn login(
     tracing::info!(account_id = %account.id, device_id = %req.device_id, "password step accepted");
 
     if account.has_totp {
-        let challenge = state
-            .challenges
-            .issue(account.id, req.device_id, Pending::Totp);
+        let challenge =
+            state
+                .challenges
+                .issue(account.id, account.auth_epoch, req.device_id, Pending::Totp);
         Ok(Json(LoginResponse::TotpRequired {
             challenge: challenge.to_string(),
         }))
     } else {
         let secret = totp::TotpSecret::generate();
         let otpauth_uri = secret.otpauth_uri(&account.username).to_string();
-        let challenge = state
-            .challenges
-            .issue(account.id, req.device_id, Pending::Enrol(secret));
+        let challenge = state.challenges.issue(
+            account.id,
+            account.auth_epoch,
+            req.device_id,
+            Pending::Enrol(secret),
+        );
         Ok(Json(LoginResponse::EnrolmentRequired {
             challenge: challenge.to_string(),
             otpauth_uri,
@@ -577,6 +581,14 @@ async fn second_step(
         .await?
         .ok_or_else(Failure::challenge_expired)?;
     entry.role = Some(account.role);
+    if account.auth_epoch != challenge.auth_epoch {
+        // The password or 2FA changed, or the sessions were revoked, after
+        // the password step: that step no longer counts.
+        state.challenges.consume(&req.challenge);
+        entry.details = serde_json::json!({ "reason": "credentials_changed" });
+        audit(&state, entry).await?;
+        return Err(Failure::challenge_expired());
+    }
 
     let secret = match &challenge.pending {
         Pending::Enrol(secret) => Some(secret.clone()),

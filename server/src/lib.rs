@@ -50,7 +50,9 @@
 //!   bench-server serve [--data-dir DIR] [--listen 127.0.0.1:8443]
 //!   printf '%s' "$PASSWORD" | bench-server user add --username amina \
 //!       --display-name "Amina W." --role solo_practitioner --password-stdin [--with-totp]
-//!   bench-server user passwd --username demo --password-stdin
+//!   bench-server user passwd --username demo --password-stdin   (ends its sessions)
+//!   bench-server user sessions-revoke --username demo
+//!   bench-server user reset-2fa --username demo
 //!   bench-server audit verify [--data-dir DIR]
 //!   bench-server audit export --from SEQ --to SEQ --out FILE [--data-dir DIR]
 //!   bench-server audit verify-export --in FILE [--public-key HEX]

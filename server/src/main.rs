@@ -111,6 +111,22 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// End every session and pending sign-in of an account (audited).
+    SessionsRevoke {
+        #[command(flatten)]
+        dir: DataDirArg,
+        #[arg(long)]
+        username: String,
+    },
+    /// Remove an account's 2FA so it enrols again at its next sign-in, and
+    /// end its sessions (audited).
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        #[command(flatten)]
+        dir: DataDirArg,
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +209,12 @@ fn run(command: Command) -> Result<(), ServerError> {
             username,
             password_stdin: _,
         }) => commands::user_passwd(&dir.resolve()?, &username),
+        Command::User(UserCommand::SessionsRevoke { dir, username }) => {
+            commands::user_sessions_revoke(&dir.resolve()?, &username)
+        }
+        Command::User(UserCommand::Reset2fa { dir, username }) => {
+            commands::user_reset_2fa(&dir.resolve()?, &username)
+        }
         Command::Audit(AuditCommand::Verify { dir }) => commands::audit_verify(&dir.resolve()?),
         Command::Audit(AuditCommand::Export { dir, from, to, out }) => {
             commands::audit_export(&dir.resolve()?, from, to, &out)

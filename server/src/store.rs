@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     password_hash TEXT NOT NULL,
     totp_secret BLOB,
     totp_last_step INTEGER,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    auth_epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash BLOB PRIMARY KEY,
@@ -162,6 +163,9 @@ pub struct Account {
     pub password_hash: String,
     /// Whether 2FA is set up.
     pub has_totp: bool,
+    /// Raised by every credential change (password, 2FA reset, sessions
+    /// revoked); a sign-in challenge issued under an older value is void.
+    pub auth_epoch: i64,
 }
 
 impl std::fmt::Debug for Account {
@@ -313,6 +317,19 @@ impl Store {
         )
         .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        let has_epoch: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('accounts') WHERE name = 'auth_epoch'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if has_epoch == 0 {
+            conn.execute_batch(
+                "ALTER TABLE accounts ADD COLUMN auth_epoch INTEGER NOT NULL DEFAULT 0;",
+            )
+            .map_err(db)?;
+        }
         Ok(Store {
             conn,
             path: path.to_owned(),
@@ -369,21 +386,77 @@ impl Store {
         }
     }
 
-    /// Sets a new password hash. Returns false when no such user exists.
-    pub fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, ServerError> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE accounts SET password_hash = ?2 WHERE username = ?1",
-                params![username, password_hash],
+    /// Sets a new password hash, ending every session and pending sign-in
+    /// of the account: whoever knew the old password must not stay in.
+    /// Returns the account and the sessions ended, `None` when no such user
+    /// exists.
+    pub fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<Option<(Uuid, usize)>, ServerError> {
+        self.change_credentials(username, Some(password_hash), false)
+    }
+
+    /// Ends every session and pending sign-in of an account.
+    pub fn revoke_sessions(&self, username: &str) -> Result<Option<(Uuid, usize)>, ServerError> {
+        self.change_credentials(username, None, false)
+    }
+
+    /// Removes an account's 2FA secret so it must enrol again at its next
+    /// sign-in, ending its sessions and pending sign-ins.
+    pub fn reset_totp(&self, username: &str) -> Result<Option<(Uuid, usize)>, ServerError> {
+        self.change_credentials(username, None, true)
+    }
+
+    fn change_credentials(
+        &self,
+        username: &str,
+        password_hash: Option<&str>,
+        reset_totp: bool,
+    ) -> Result<Option<(Uuid, usize)>, ServerError> {
+        let db = self.db();
+        let tx = self.conn.unchecked_transaction().map_err(&db)?;
+        let id: Option<String> = tx
+            .query_row(
+                "SELECT id FROM accounts WHERE username = ?1",
+                [username],
+                |r| r.get(0),
             )
-            .map_err(self.db())?;
-        Ok(n == 1)
+            .optional()
+            .map_err(&db)?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        if let Some(hash) = password_hash {
+            tx.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+                params![id, hash],
+            )
+            .map_err(&db)?;
+        }
+        if reset_totp {
+            tx.execute(
+                "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL WHERE id = ?1",
+                [&id],
+            )
+            .map_err(&db)?;
+        }
+        tx.execute(
+            "UPDATE accounts SET auth_epoch = auth_epoch + 1 WHERE id = ?1",
+            [&id],
+        )
+        .map_err(&db)?;
+        let ended = tx
+            .execute("DELETE FROM sessions WHERE account_id = ?1", [&id])
+            .map_err(&db)?;
+        tx.commit().map_err(&db)?;
+        Ok(id.parse().ok().map(|id| (id, ended)))
     }
 
     fn account_where(&self, clause: &str, value: &str) -> Result<Option<Account>, ServerError> {
         let sql = format!(
-            "SELECT id, username, display_name, role, password_hash, totp_secret IS NOT NULL
+            "SELECT id, username, display_name, role, password_hash, totp_secret IS NOT NULL, auth_epoch
              FROM accounts WHERE {clause} = ?1"
         );
         let row = self
@@ -396,12 +469,13 @@ impl Store {
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, bool>(5)?,
+                    r.get::<_, i64>(6)?,
                 ))
             })
             .optional()
             .map_err(self.db())?;
         Ok(row.and_then(
-            |(id, username, display_name, role, password_hash, has_totp)| {
+            |(id, username, display_name, role, password_hash, has_totp, auth_epoch)| {
                 Some(Account {
                     id: id.parse().ok()?,
                     username,
@@ -409,6 +483,7 @@ impl Store {
                     role: Role::parse(&role)?,
                     password_hash,
                     has_totp,
+                    auth_epoch,
                 })
             },
         ))

@@ -258,3 +258,123 @@ fn session_limits_cannot_be_lengthened_by_the_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("may only shorten"), "{err}");
 }
+
+fn audit_details(dir: &DataDir, event: &str) -> Vec<String> {
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let mut stmt = db
+        .prepare("SELECT details FROM audit_log WHERE event = ?1 ORDER BY seq")
+        .unwrap();
+    let rows = stmt
+        .query_map([event], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_change_ends_every_session_and_pending_sign_in_of_the_account() {
+    let dir = DataDir::init();
+    let (password, secret) = dir.add_user("amina", true);
+    let secret = secret.unwrap();
+    let server = Server::start(&dir);
+    let mut api = server.client();
+    api.sign_in("amina", &password, &secret).await;
+    let pending = match server.client().login("amina", &password).await.unwrap() {
+        LoginResponse::TotpRequired { challenge } => challenge,
+        other => panic!("expected a TOTP challenge, got {other:?}"),
+    };
+
+    let (ok, out, err) = run(
+        &[
+            "user",
+            "passwd",
+            "--data-dir",
+            dir.arg(),
+            "--username",
+            "amina",
+            "--password-stdin",
+        ],
+        Some("a brand new long passphrase"),
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+
+    let old: Answer<Practitioner> = api.get(routes::ME).await;
+    let (status, e) = old.unwrap_err();
+    assert_eq!((status, e.code), (401, ErrorCode::SessionExpired));
+    let late: Answer<SessionInfo> = server
+        .client()
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge: pending,
+                code: oathtool(&secret),
+            },
+        )
+        .await;
+    assert_eq!(late.unwrap_err().1.code, ErrorCode::ChallengeExpired);
+    api.token = None;
+    let details = audit_details(&dir, "password_changed");
+    assert!(
+        details.last().unwrap().contains("\"sessions_ended\":1"),
+        "{details:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_revoke_ends_the_sessions_and_reset_2fa_makes_the_account_enrol_again() {
+    let dir = DataDir::init();
+    let (password, secret) = dir.add_user("amina", true);
+    let server = Server::start(&dir);
+    let mut api = server.client();
+    api.sign_in("amina", &password, &secret.unwrap()).await;
+
+    let (ok, out, err) = run(
+        &[
+            "user",
+            "sessions-revoke",
+            "--data-dir",
+            dir.arg(),
+            "--username",
+            "amina",
+        ],
+        None,
+    );
+    assert!(ok, "{out}\n{err}");
+    let old: Answer<Practitioner> = api.get(routes::ME).await;
+    assert_eq!(old.unwrap_err().1.code, ErrorCode::SessionExpired);
+    api.token = None;
+    assert_eq!(audit_details(&dir, "sessions_revoked").len(), 1);
+
+    let (ok, out, err) = run(
+        &[
+            "user",
+            "reset-2fa",
+            "--data-dir",
+            dir.arg(),
+            "--username",
+            "amina",
+        ],
+        None,
+    );
+    assert!(ok, "{out}\n{err}");
+    match server.client().login("amina", &password).await.unwrap() {
+        LoginResponse::EnrolmentRequired { .. } => {}
+        other => panic!("expected enrolment after a 2FA reset, got {other:?}"),
+    }
+    assert_eq!(audit_details(&dir, "two_factor_reset").len(), 1);
+
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "reset-2fa",
+            "--data-dir",
+            dir.arg(),
+            "--username",
+            "nobody",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("no account named"), "{err}");
+}
