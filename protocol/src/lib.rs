@@ -27,5 +27,6 @@
 pub mod api;
 pub mod desktop;
 pub mod records;
+pub mod validate;
 
 pub use records::{ClientRecord, NoteStatus, Record, RecordKind, SessionNote};

@@ -1378,17 +1378,14 @@ impl Store {
             });
         }
 
+        if let Err(why) = bench_protocol::validate::record(&record) {
+            return Ok(rejected(RejectCode::Invalid, &why.reason));
+        }
         if let Record::Note(note) = &record {
             if note.body.len() > MAX_NOTE_BYTES {
                 return Ok(rejected(
                     RejectCode::TooLarge,
                     &format!("This note is larger than the server accepts ({} MiB); split it into shorter notes.", MAX_NOTE_BYTES / (1024 * 1024)),
-                ));
-            }
-            if note.status == NoteStatus::Signed && note.signed_at.is_none() {
-                return Ok(rejected(
-                    RejectCode::Invalid,
-                    "A signed note must say when it was signed.",
                 ));
             }
             let client_owner: Option<String> = tx

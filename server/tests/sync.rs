@@ -375,3 +375,61 @@ async fn malformed_json_is_a_400_with_an_api_error_and_changes_nothing() {
         .await;
     assert_eq!(refused.unwrap_err().1.code, ErrorCode::SessionExpired);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_record_fields_are_rejected_one_by_one_and_the_rest_of_the_batch_applies() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    let good_client = Uuid::new_v4();
+    let with_client = |f: &dyn Fn(&mut ClientRecord)| {
+        let Record::Client(mut c) = client(Uuid::new_v4(), "Synthetic Client") else {
+            unreachable!()
+        };
+        f(&mut c);
+        change(None, Record::Client(c))
+    };
+    let with_note = |f: &dyn Fn(&mut SessionNote)| {
+        let Record::Note(mut n) = note(Uuid::new_v4(), good_client, "synthetic".into(), false)
+        else {
+            unreachable!()
+        };
+        f(&mut n);
+        change(None, Record::Note(n))
+    };
+    let batch = vec![
+        change(None, client(good_client, "Synthetic Client")),
+        with_note(&|n| n.session_date = "2026-13-45".into()),
+        with_client(&|c| c.created_at = "yesterday".into()),
+        with_client(&|c| c.date_of_birth = Some("not a date".into())),
+        with_client(&|c| c.full_name = "x".repeat(20 * 1024 * 1024)),
+        with_client(&|c| c.full_name = String::new()),
+        with_client(&|c| c.full_name = "Synthetic\0Client".into()),
+        with_client(&|c| c.full_name = "Synthetic \u{202E}tneilC".into()),
+        with_client(&|c| c.full_name = "Synthetic \u{2067}Client".into()),
+        with_note(&|n| n.signed_at = Some("2026-01-02T10:00:00Z".into())),
+        with_note(&|n| n.status = NoteStatus::Signed),
+        with_note(&|_| {}),
+    ];
+    let outcomes = push(&api, batch).await;
+    assert_eq!(outcomes.len(), 12);
+    assert_eq!(outcomes[0], ChangeOutcome::Applied { version: 1 });
+    assert_eq!(outcomes[11], ChangeOutcome::Applied { version: 1 });
+    for (i, o) in outcomes[1..11].iter().enumerate() {
+        match o {
+            ChangeOutcome::Rejected {
+                code: RejectCode::Invalid,
+                reason,
+            } => {
+                assert!(
+                    !reason.is_empty() && !reason.contains("Synthetic"),
+                    "{reason}"
+                );
+            }
+            other => panic!(
+                "change {} should be rejected as invalid, got {other:?}",
+                i + 1
+            ),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The rules a record's fields must follow, in one place so the server (which
+//! enforces them on every push) and the client (which can check before it
+//! queues a change) agree.
+//!
+//! Pure functions, no I/O, no dependencies beyond `std`, so they compile for
+//! wasm32 too. The reasons they return are sentences a practitioner can act
+//! on and never repeat the value that failed (it may be a client's name).
+//!
+//! What is checked: dates are strict `YYYY-MM-DD` and real calendar dates;
+//! timestamps are RFC 3339 (`2026-03-01T09:30:00Z`, fractions and offsets
+//! allowed); a client's name is present, at most [`MAX_NAME_CHARS`]
+//! characters, and holds no control characters (NUL, line breaks) and no
+//! bidirectional override or isolate characters (U+202A..U+202E,
+//! U+2066..U+2069), which can make a name display as something else; the
+//! contact follows the same character rules and [`MAX_CONTACT_CHARS`]; a
+//! note's `signed_at` is set exactly when it is signed.
+//!
+//! Not checked here: a note body's size (the server's `MAX_NOTE_BYTES`
+//! answers that with its own reject code), who may write a record, versions.
+
+use crate::records::{ClientRecord, NoteStatus, Record, SessionNote};
+
+/// The longest client name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The longest contact field accepted, in characters.
+pub const MAX_CONTACT_CHARS: usize = 200;
+
+/// Why a record was refused: the field and a sentence for the practitioner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field's name as on the wire, e.g. `session_date`.
+    pub field: &'static str,
+    /// What is wrong, without the value itself.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn digits(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Whether `s` is a strict `YYYY-MM-DD` that names a real calendar day
+/// (so `2026-02-29` and `2026-13-45` are not).
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let (Some(y), Some(m), Some(d)) = (digits(&s[0..4]), digits(&s[5..7]), digits(&s[8..10]))
+    else {
+        return false;
+    };
+    (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
+}
+
+/// Whether `s` is an RFC 3339 date-time: a real date, `T`, `HH:MM:SS`, an
+/// optional fraction, and `Z` or an offset `+HH:MM` / `-HH:MM`.
+pub fn is_timestamp(s: &str) -> bool {
+    if s.len() < 20 || !s.is_ascii() || !is_date(&s[..10]) {
+        return false;
+    }
+    let b = s.as_bytes();
+    if !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return false;
+    }
+    let (Some(h), Some(mi), Some(sec)) =
+        (digits(&s[11..13]), digits(&s[14..16]), digits(&s[17..19]))
+    else {
+        return false;
+    };
+    // 60 allows a leap second, as RFC 3339 does.
+    if h > 23 || mi > 59 || sec > 60 {
+        return false;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', _, _, b':', _, _] => matches!(
+            (digits(&rest[1..3]), digits(&rest[4..6])),
+            (Some(oh), Some(om)) if oh <= 23 && om <= 59
+        ),
+        _ => false,
+    }
+}
+
+/// Characters that make text display other than it reads: bidirectional
+/// embeddings and overrides (U+202A..U+202E) and isolates (U+2066..U+2069).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a short text field: no control or bidi characters, at most `max`
+/// characters, and (when `required`) not blank. `label` names it for people.
+pub fn check_text(
+    field: &'static str,
+    label: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), Invalid> {
+    if required && value.trim().is_empty() {
+        return Err(invalid(field, format!("The {label} is empty; enter it.")));
+    }
+    if value.chars().count() > max {
+        return Err(invalid(
+            field,
+            format!("The {label} is longer than {max} characters; shorten it."),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(invalid(
+            field,
+            format!("The {label} holds invisible control characters (such as a line break or a text-direction mark); retype it."),
+        ));
+    }
+    Ok(())
+}
+
+fn check_date(field: &'static str, label: &str, value: &str) -> Result<(), Invalid> {
+    if is_date(value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("The {label} is not a real date written as YYYY-MM-DD."),
+        ))
+    }
+}
+
+fn check_timestamp(field: &'static str, value: &str) -> Result<(), Invalid> {
+    if is_timestamp(value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("The record's {field} time is not an RFC 3339 timestamp (like 2026-03-01T09:30:00Z); the app that sent it needs fixing."),
+        ))
+    }
+}
+
+/// Checks a client record's fields.
+pub fn client(c: &ClientRecord) -> Result<(), Invalid> {
+    check_text(
+        "full_name",
+        "client's name",
+        &c.full_name,
+        MAX_NAME_CHARS,
+        true,
+    )?;
+    if let Some(dob) = &c.date_of_birth {
+        check_date("date_of_birth", "date of birth", dob)?;
+    }
+    if let Some(contact) = &c.contact {
+        check_text("contact", "contact", contact, MAX_CONTACT_CHARS, false)?;
+    }
+    check_timestamp("created_at", &c.created_at)
+}
+
+/// Checks a session note's fields (not its body's size).
+pub fn note(n: &SessionNote) -> Result<(), Invalid> {
+    check_date("session_date", "session date", &n.session_date)?;
+    check_timestamp("created_at", &n.created_at)?;
+    check_timestamp("updated_at", &n.updated_at)?;
+    match (n.status, &n.signed_at) {
+        (NoteStatus::Signed, None) => Err(invalid(
+            "signed_at",
+            "A signed note must say when it was signed.",
+        )),
+        (NoteStatus::Draft, Some(_)) => Err(invalid(
+            "signed_at",
+            "A draft note cannot carry a signing time; sign it or clear the time.",
+        )),
+        (NoteStatus::Signed, Some(t)) => check_timestamp("signed_at", t),
+        (NoteStatus::Draft, None) => Ok(()),
+    }
+}
+
+/// Checks any record.
+pub fn record(r: &Record) -> Result<(), Invalid> {
+    match r {
+        Record::Client(c) => client(c),
+        Record::Note(n) => note(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_calendar_dates_pass_and_impossible_or_loose_ones_fail() {
+        for ok in ["2026-01-31", "2024-02-29", "2000-02-29", "1999-12-31"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "2026-13-45",
+            "2026-02-29",
+            "1900-02-29",
+            "2026-04-31",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-1-5",
+            "26-01-05",
+            "2026/01/05",
+            "yesterday",
+            "",
+            "2026-01-05 ",
+            "+202-01-05",
+        ] {
+            assert!(!is_date(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_timestamps_pass_and_other_time_text_fails() {
+        for ok in [
+            "2026-03-01T09:30:00Z",
+            "2026-03-01T09:30:00.123456Z",
+            "2026-03-01t09:30:00z",
+            "2026-03-01T09:30:00+03:00",
+            "2026-03-01T09:30:00.5-05:30",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert!(is_timestamp(ok), "{ok}");
+        }
+        for bad in [
+            "yesterday",
+            "2026-03-01",
+            "2026-03-01 09:30:00Z",
+            "2026-03-01T09:30:00",
+            "2026-03-01T24:00:00Z",
+            "2026-03-01T09:60:00Z",
+            "2026-02-30T09:30:00Z",
+            "2026-03-01T09:30:00.Z",
+            "2026-03-01T09:30:00+0300",
+            "2026-03-01T09:30:00+24:00",
+            "2026-03-01T09:30:00ZZ",
+            "2026-03-01T09:30:00Zé",
+        ] {
+            assert!(!is_timestamp(bad), "{bad:?}");
+        }
+    }
+
+    fn client_named(name: &str) -> ClientRecord {
+        ClientRecord {
+            id: uuid::Uuid::nil(),
+            full_name: name.into(),
+            date_of_birth: Some("1990-05-17".into()),
+            contact: Some("+254700000000".into()),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_client_name_must_be_present_short_and_free_of_hidden_characters() {
+        assert!(client(&client_named("Wanjiku Synthetic")).is_ok());
+        assert!(client(&client_named(&"é".repeat(MAX_NAME_CHARS))).is_ok());
+        for bad in [
+            String::new(),
+            "   ".into(),
+            "a".repeat(MAX_NAME_CHARS + 1),
+            "Wanjiku\0Synthetic".into(),
+            "Wanjiku\nSynthetic".into(),
+            "Wanjiku \u{202E}citehtnyS".into(),
+            "Wanjiku \u{2066}Synthetic\u{2069}".into(),
+        ] {
+            let e = client(&client_named(&bad)).unwrap_err();
+            assert_eq!(e.field, "full_name");
+            assert!(!bad.trim().is_empty() || e.reason.contains("empty"));
+        }
+    }
+
+    #[test]
+    fn a_reason_never_repeats_the_value_that_failed() {
+        let e = client(&client_named("Wanjiku\u{202E}Synthetic")).unwrap_err();
+        assert!(!e.reason.contains("Wanjiku"), "{e}");
+        let mut c = client_named("Wanjiku");
+        c.date_of_birth = Some("Wanjiku-born".into());
+        assert!(!client(&c).unwrap_err().reason.contains("Wanjiku"));
+    }
+
+    #[test]
+    fn client_dates_and_contact_are_checked() {
+        let mut c = client_named("A");
+        c.date_of_birth = Some("17/05/1990".into());
+        assert_eq!(client(&c).unwrap_err().field, "date_of_birth");
+        let mut c = client_named("A");
+        c.created_at = "yesterday".into();
+        assert_eq!(client(&c).unwrap_err().field, "created_at");
+        let mut c = client_named("A");
+        c.contact = Some("x".repeat(MAX_CONTACT_CHARS + 1));
+        assert_eq!(client(&c).unwrap_err().field, "contact");
+    }
+
+    fn note_with(status: NoteStatus, signed_at: Option<&str>) -> SessionNote {
+        SessionNote {
+            id: uuid::Uuid::nil(),
+            client_id: uuid::Uuid::nil(),
+            session_date: "2026-03-01".into(),
+            body: "synthetic".into(),
+            status,
+            created_at: "2026-03-01T09:30:00Z".into(),
+            updated_at: "2026-03-01T09:30:00Z".into(),
+            signed_at: signed_at.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn signed_at_is_set_exactly_when_a_note_is_signed() {
+        assert!(note(&note_with(NoteStatus::Draft, None)).is_ok());
+        assert!(note(&note_with(NoteStatus::Signed, Some("2026-03-01T10:00:00Z"))).is_ok());
+        for bad in [
+            note_with(NoteStatus::Draft, Some("2026-03-01T10:00:00Z")),
+            note_with(NoteStatus::Signed, None),
+            note_with(NoteStatus::Signed, Some("later")),
+        ] {
+            assert_eq!(note(&bad).unwrap_err().field, "signed_at");
+        }
+        let mut n = note_with(NoteStatus::Draft, None);
+        n.session_date = "2026-13-45".into();
+        assert_eq!(record(&Record::Note(n)).unwrap_err().field, "session_date");
+    }
+}
