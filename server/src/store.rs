@@ -302,6 +302,15 @@ struct ExistingRecord {
     data: Vec<u8>,
 }
 
+/// The most record bytes one pull page carries (besides a single record
+/// or share group larger than this, which goes alone): with notes up to
+/// `MAX_NOTE_BYTES` (8 MiB), a page of `limit` records could otherwise run
+/// to gigabytes, held in memory on both sides.
+// Limitation: a share or supervision that begins brings all of that
+// client's (or practitioner's) records as one group, which is never split,
+// so such a page can exceed this bound.
+pub const PULL_PAGE_MAX_BYTES: usize = 16 * 1024 * 1024;
+
 impl Store {
     /// Opens (creating the schema if needed) the database at `path`.
     pub fn open(path: &Path, key: Arc<SealingKey>) -> Result<Store, ServerError> {
@@ -1089,6 +1098,10 @@ impl Store {
 
     /// One of the owner's clients with their notes; `None` if no such client
     /// belongs to the owner (whether or not it exists).
+    // Limitation: every note of the client is returned in one answer,
+    // unbounded in bytes (a pull page is bounded by `PULL_PAGE_MAX_BYTES`);
+    // a client with many large notes makes a large answer. Paging it needs a
+    // protocol change (a cursor on `ClientDetail`).
     pub fn client_detail(
         &self,
         owner: Uuid,
@@ -1274,6 +1287,7 @@ impl Store {
         let total = groups.len();
         let mut taken = 0usize;
         let mut items = 0usize;
+        let mut bytes = 0usize;
         let mut next_cursor = after;
         let mut changes: Vec<ServerChange> = Vec::new();
         let mut removed = Vec::new();
@@ -1281,6 +1295,15 @@ impl Store {
             if items >= limit as usize {
                 break;
             }
+            // The stored (sealed) size stands in for the record's size in
+            // the answer: it is the record's JSON plus a few bytes of nonce
+            // and tag. A group is never split, and the first always goes in,
+            // so every page makes progress.
+            let group_bytes: usize = rows.iter().map(|r| r.3.len()).sum();
+            if taken > 0 && bytes + group_bytes > PULL_PAGE_MAX_BYTES {
+                break;
+            }
+            bytes += group_bytes;
             items += rows.len() + gone.len();
             taken += 1;
             next_cursor = cursor;

@@ -433,3 +433,57 @@ async fn malformed_record_fields_are_rejected_one_by_one_and_the_rest_of_the_bat
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_page_of_large_notes_stays_within_its_byte_bound_and_every_note_arrives() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    let client_id = Uuid::new_v4();
+    push(
+        &api,
+        vec![change(None, client(client_id, "Synthetic Client"))],
+    )
+    .await;
+    let big = 7 * 1024 * 1024;
+    let mut ids = Vec::new();
+    for i in 0..5u8 {
+        let id = Uuid::new_v4();
+        ids.push(id);
+        let body = char::from(b'a' + i).to_string().repeat(big);
+        let out = push(&api, vec![change(None, note(id, client_id, body, false))]).await;
+        assert_eq!(out, vec![ChangeOutcome::Applied { version: 1 }]);
+    }
+    let mut after = 0;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let res = api
+            .http
+            .get(server.url(&format!("{}?after={after}&limit=500", routes::SYNC_PULL)))
+            .bearer_auth(api.token.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let bytes = res.bytes().await.unwrap();
+        assert!(
+            bytes.len() <= 16 * 1024 * 1024 + 64 * 1024,
+            "a pull page of {} bytes",
+            bytes.len()
+        );
+        let page: PullResponse = serde_json::from_slice(&bytes).unwrap();
+        assert!(!page.changes.is_empty(), "every page makes progress");
+        seen.extend(page.changes.iter().map(|c| c.record.id()));
+        after = page.next_cursor;
+        pages += 1;
+        if !page.more {
+            break;
+        }
+        assert!(pages < 10);
+    }
+    assert!(pages >= 3, "35 MiB of notes take at least three pages");
+    for id in ids {
+        assert!(seen.contains(&id));
+    }
+}
