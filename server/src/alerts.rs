@@ -10,20 +10,36 @@
 //! The numbers, and why (NIST SP 800-63B §5.2.2 allows at most 100
 //! consecutive failed attempts on one account before it must be stopped):
 //!
-//! - Per account (the username as typed, known or not, so a lock does not
-//!   reveal whether an account exists): the first 3 failures cost nothing
-//!   (people mistype); from the 4th, the next attempt must wait 1 s, then
-//!   2, 4, ... doubling up to 60 s. At 10 consecutive failures the account
-//!   is locked for 15 minutes, and each further 10 doubles the lock (30 min,
-//!   1 h, ...), so 100 consecutive failures take more than five days of
-//!   trying, and at 100 the lock is 30 days, which in practice means the
-//!   account waits for operations to look at the alert. The failed-sign-in
-//!   alert is raised at the 10th failure, the first lock.
+//! - Per username *from one source network* (IPv4 /24, IPv6 /48): the
+//!   first 3 failures cost nothing (people mistype); from the 4th, the next
+//!   attempt must wait 1 s, then 2, 4, ... doubling up to 60 s. At 10
+//!   consecutive failures the username is locked *on that network* for 15
+//!   minutes, and each further 10 doubles the lock (30 min, 1 h, ...), so
+//!   100 consecutive failures from one network take more than five days,
+//!   and at 100 the lock is 30 days. Why per network: a lock on the
+//!   username alone lets anyone who knows it keep the practitioner out for
+//!   up to 30 days from anywhere (a denial of service NIST SP 800-63B
+//!   §5.2.2 asks us to avoid); tied to the network, the guesser locks out
+//!   only their own network.
+//! - Per username *across all networks*, for alerting and a mild brake:
+//!   the failed-sign-in alert is raised at the 10th consecutive failure
+//!   whatever the networks; from the 21st every attempt waits 1 s, doubling
+//!   to at most 10 s (short enough that the practitioner is slowed, never
+//!   kept out); and at 100 consecutive failures (NIST's upper bound) the
+//!   username is locked for 24 hours on every network the account has
+//!   *never completed a sign-in from*, while the networks it has used keep
+//!   only the 10 s brake. So a guesser spreading over many networks still
+//!   gets at most 100 tries before being stopped, and cannot lock the
+//!   practitioner out of their usual clinic or home network.
+//! - Usernames are counted as typed (known or not, so a lock does not
+//!   reveal whether an account exists), stored only as an HMAC under a key
+//!   in the data directory (`signin-names.key`). A username's counters are
+//!   cleared only by a completed sign-in (NIST counts consecutive
+//!   failures) or by `bench-server user unlock`.
 //! - Per source address: a clinic shares one address behind its router, so
 //!   it is looser: 10 free failures, delays after, a 15-minute lock and an
-//!   alert at 30. An account's counter is cleared only by a completed
-//!   sign-in (NIST counts consecutive failures); an address's is forgotten
-//!   an hour after its last failure or wait ends.
+//!   alert at 30. An address's counter is forgotten an hour after its last
+//!   failure or wait ends.
 //! - Bulk access: more than 30 distinct client records read by one account
 //!   within 10 minutes. A practitioner sees about eight clients a day; a
 //!   supervisor reviewing a team reads a few at a time. Syncing one's own
@@ -36,10 +52,13 @@
 //! and `BENCH_ALERT_BULK_WINDOW_SECS` may shorten these for tests; they
 //! cannot lengthen them.
 //!
-//! Limitation: the counters live in memory, so a restart of the server
-//! clears them (and is, for now, the only way to lift a lock early) and two
-//! servers would not share them; keeping them in the database, with an
-//! `unlock` command for operations, would fix both.
+//! The counters live in `bench.db` (table `signin_failures`), so a restart
+//! lifts no lock and `bench-server user unlock` can lift one while the
+//! server runs.
+//!
+//! Limitation: a guesser inside the practitioner's own network (the same
+//! clinic /24) shares the practitioner's per-network counter and can still
+//! lock them out there.
 //!
 //! Limitation: the bulk-access count covers records opened one by one
 //! (`GET /v1/clients/{id}`); records a pull delivers through a share or a
@@ -49,6 +68,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::error::ServerError;
@@ -56,14 +76,56 @@ use crate::error::ServerError;
 /// The numbers the server applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
-    /// Per account: see [`Limits`].
+    /// Per username from one source network: see [`Limits`].
     pub account: Limits,
+    /// Per username across every network: see [`GlobalLimits`].
+    pub global: GlobalLimits,
     /// Per source address.
     pub source: Limits,
     /// Bulk-access alert: more than this many distinct client records...
     pub bulk_records: usize,
     /// ...within this many seconds.
     pub bulk_window_secs: u64,
+}
+
+/// The mild, network-independent brake on one username.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalLimits {
+    /// Consecutive failures (from any networks) that cost no wait.
+    pub free: u32,
+    /// Wait after the first delayed failure, in milliseconds; doubles.
+    pub base_delay_ms: u64,
+    /// Longest wait, in milliseconds: short, so a stranger cannot keep
+    /// the practitioner out.
+    pub max_delay_ms: u64,
+    /// At this many consecutive failures, networks the account never
+    /// completed a sign-in from are locked out...
+    pub lock_after: u32,
+    /// ...for this long, in seconds (known networks keep only the delay).
+    pub lock_secs: u64,
+}
+
+impl GlobalLimits {
+    /// (next allowed time in ms, whether it is a lock) after `c`.
+    fn next_allowed_ms(&self, c: &Counter, known_network: bool) -> (u64, bool) {
+        let f = c.failures;
+        if f >= self.lock_after && !known_network {
+            (
+                c.last_failure_ms
+                    .saturating_add(self.lock_secs.saturating_mul(1000)),
+                true,
+            )
+        } else if f > self.free {
+            let doublings = (f - self.free - 1).min(20);
+            (
+                c.last_failure_ms
+                    .saturating_add((self.base_delay_ms << doublings).min(self.max_delay_ms)),
+                false,
+            )
+        } else {
+            (0, false)
+        }
+    }
 }
 
 /// Throttling numbers for one kind of counter.
@@ -102,6 +164,13 @@ impl Policy {
             // Never: NIST counts consecutive failures until a success.
             memory_secs: u64::MAX,
         },
+        global: GlobalLimits {
+            free: 20,
+            base_delay_ms: 1_000,
+            max_delay_ms: 10_000,
+            lock_after: 100,
+            lock_secs: 24 * 60 * 60,
+        },
         source: Limits {
             free: 10,
             lock_every: 30,
@@ -128,6 +197,9 @@ impl Policy {
             l.max_delay_ms = l.max_delay_ms.min(delay.saturating_mul(60));
             l.lock_secs = lock;
         }
+        p.global.base_delay_ms = delay;
+        p.global.max_delay_ms = p.global.max_delay_ms.min(delay.saturating_mul(10));
+        p.global.lock_secs = p.global.lock_secs.min(lock);
         p.bulk_records = shorter("BENCH_ALERT_BULK_RECORDS", p.bulk_records as u64)? as usize;
         p.bulk_window_secs = shorter("BENCH_ALERT_BULK_WINDOW_SECS", p.bulk_window_secs)?;
         Ok(p)
@@ -180,6 +252,11 @@ impl Counter {
         self.last_failure_ms.saturating_add(wait_ms)
     }
 
+    fn is_lock(&self, l: &Limits) -> bool {
+        self.failures >= l.lock_every && self.failures % l.lock_every == 0
+            || self.failures >= l.final_after
+    }
+
     fn forget_if_stale(&mut self, l: &Limits, now_ms: u64) {
         // Quiet time counts from the end of any wait, so sitting out a
         // lock does not wipe the count.
@@ -216,11 +293,75 @@ pub struct Crossed {
     pub failures: u32,
 }
 
-/// Failed sign-in counters per account name and per source address.
+/// Failed sign-in counters, kept in `bench.db` (table `signin_failures`) so
+/// a restart lifts no lock: per (username, source network), per username
+/// across networks, and per source address. Usernames are stored only as a
+/// keyed HMAC ([`NameKey`]), never as typed.
 pub struct Throttle {
     policy: Policy,
-    accounts: Mutex<HashMap<String, Counter>>,
-    sources: Mutex<HashMap<IpAddr, Counter>>,
+    key: NameKey,
+    db: Mutex<Connection>,
+}
+
+const THROTTLE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS signin_failures (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    network TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    last_failure_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, name, network)
+);";
+
+/// Scope of the escalating lock: one username from one network.
+const ACCOUNT_NET: &str = "account_network";
+/// Scope of the alert and the mild delay: one username, any network.
+const ACCOUNT: &str = "account";
+/// Scope of the per-address lock.
+const SOURCE: &str = "source";
+
+/// The HMAC-SHA-256 key that turns a typed username into a stable tag, so
+/// repeated attempts on one name correlate (in the throttle and the audit
+/// log) without storing what was typed, which may be a password typed in
+/// the wrong field. Kept in the data directory (`signin-names.key`, 0600).
+#[derive(Clone)]
+pub struct NameKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl NameKey {
+    /// Loads the key at `path`, creating it when absent: losing it only
+    /// stops old tags correlating with new ones.
+    pub fn load_or_create(path: &std::path::Path) -> Result<NameKey, ServerError> {
+        if path.exists() {
+            let bytes = zeroize::Zeroizing::new(crate::files::read(path)?);
+            let key: [u8; 32] =
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| ServerError::BadKeyFile {
+                        path: path.to_owned(),
+                    })?;
+            return Ok(NameKey(zeroize::Zeroizing::new(key)));
+        }
+        let key = NameKey::random();
+        crate::files::write_private(path, key.0.as_ref())?;
+        Ok(key)
+    }
+
+    /// A key for this process only (tests).
+    pub fn random() -> NameKey {
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut());
+        NameKey(key)
+    }
+
+    /// The tag of a typed username (trimmed, case folded), hex.
+    pub fn tag(&self, username: &str) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.0.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(account_key(username).as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
 }
 
 fn account_key(username: &str) -> String {
@@ -228,12 +369,38 @@ fn account_key(username: &str) -> String {
 }
 
 impl Throttle {
-    /// Counters under `policy`.
+    /// Counters under `policy` in the database at `path` (`bench.db`).
+    pub fn open(
+        path: &std::path::Path,
+        key: NameKey,
+        policy: Policy,
+    ) -> Result<Throttle, ServerError> {
+        let db = |e| ServerError::database(path, e);
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.execute_batch(THROTTLE_SCHEMA).map_err(db)?;
+        Ok(Throttle {
+            policy,
+            key,
+            db: Mutex::new(conn),
+        })
+    }
+
+    /// Counters in a private in-memory database (tests).
     pub fn new(policy: Policy) -> Throttle {
+        let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
+        conn.execute_batch(THROTTLE_SCHEMA)
+            .expect("the throttle schema is valid");
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS accounts (id TEXT, username TEXT);
+             CREATE TABLE IF NOT EXISTS known_networks (account_id TEXT, network TEXT);",
+        )
+        .expect("test tables");
         Throttle {
             policy,
-            accounts: Mutex::default(),
-            sources: Mutex::default(),
+            key: NameKey::random(),
+            db: Mutex::new(conn),
         }
     }
 
@@ -242,74 +409,192 @@ impl Throttle {
         &self.policy
     }
 
-    /// Whether an attempt for `username` from `source` may go ahead now.
-    pub fn check(&self, username: &str, source: IpAddr, now_ms: u64) -> Decision {
-        let p = &self.policy;
-        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let mut until = 0;
-        let mut locked = false;
-        if let Some(c) = accounts.get_mut(&account_key(username)) {
-            c.forget_if_stale(&p.account, now_ms);
-            until = c.next_allowed_ms(&p.account);
-            locked = c.failures >= p.account.lock_every && c.failures % p.account.lock_every == 0
-                || c.failures >= p.account.final_after;
+    /// The key that tags usernames.
+    pub fn name_key(&self) -> &NameKey {
+        &self.key
+    }
+
+    fn get(conn: &Connection, scope: &str, name: &str, network: &str) -> rusqlite::Result<Counter> {
+        conn.query_row(
+            "SELECT failures, last_failure_ms FROM signin_failures WHERE scope = ?1 AND name = ?2 AND network = ?3",
+            rusqlite::params![scope, name, network],
+            |r| {
+                Ok(Counter {
+                    failures: r.get::<_, i64>(0)? as u32,
+                    last_failure_ms: r.get::<_, i64>(1)? as u64,
+                })
+            },
+        )
+        .optional()
+        .map(Option::unwrap_or_default)
+    }
+
+    fn put(
+        conn: &Connection,
+        scope: &str,
+        name: &str,
+        network: &str,
+        c: Counter,
+    ) -> rusqlite::Result<()> {
+        if c.failures == 0 {
+            conn.execute(
+                "DELETE FROM signin_failures WHERE scope = ?1 AND name = ?2 AND network = ?3",
+                rusqlite::params![scope, name, network],
+            )?;
+        } else {
+            conn.execute(
+                "INSERT INTO signin_failures (scope, name, network, failures, last_failure_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (scope, name, network) DO UPDATE SET failures = ?4, last_failure_ms = ?5",
+                rusqlite::params![scope, name, network, c.failures as i64, c.last_failure_ms as i64],
+            )?;
         }
-        if let Some(c) = sources.get_mut(&source) {
-            c.forget_if_stale(&p.source, now_ms);
-            let s = c.next_allowed_ms(&p.source);
-            if s > until {
-                until = s;
-                locked = c.failures >= p.source.lock_every && c.failures % p.source.lock_every == 0
-                    || c.failures >= p.source.final_after;
+        Ok(())
+    }
+
+    /// Whether the account named `username` has completed a sign-in from
+    /// `network` before.
+    fn known_network(conn: &Connection, username: &str, network: &str) -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT count(*) FROM known_networks n JOIN accounts a ON a.id = n.account_id
+             WHERE a.username = ?1 AND n.network = ?2",
+            rusqlite::params![username.trim(), network],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    }
+
+    /// Whether an attempt for `username` from `source` may go ahead now.
+    /// A database failure refuses the attempt for a few seconds (fail
+    /// closed) and is logged.
+    pub fn check(&self, username: &str, source: IpAddr, now_ms: u64) -> Decision {
+        match self.try_check(username, source, now_ms) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "sign-in throttle unreadable; refusing the attempt");
+                Decision::Wait {
+                    secs: 5,
+                    locked: false,
+                }
             }
         }
-        if now_ms >= until {
+    }
+
+    fn try_check(&self, username: &str, source: IpAddr, now_ms: u64) -> rusqlite::Result<Decision> {
+        let p = &self.policy;
+        let conn = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let name = self.key.tag(username);
+        let network = network_of(source);
+        let mut until = 0;
+        let mut locked = false;
+
+        let mut c = Self::get(&conn, ACCOUNT_NET, &name, &network)?;
+        c.forget_if_stale(&p.account, now_ms);
+        let a = c.next_allowed_ms(&p.account);
+        if a > until {
+            until = a;
+            locked = c.is_lock(&p.account);
+        }
+
+        let g = Self::get(&conn, ACCOUNT, &name, "")?;
+        let known =
+            g.failures >= p.global.lock_after && Self::known_network(&conn, username, &network)?;
+        let (g_until, g_locked) = p.global.next_allowed_ms(&g, known);
+        if g_until > until {
+            until = g_until;
+            locked = g_locked;
+        }
+
+        let mut c = Self::get(&conn, SOURCE, &source.to_string(), "")?;
+        c.forget_if_stale(&p.source, now_ms);
+        let s = c.next_allowed_ms(&p.source);
+        if s > until {
+            until = s;
+            locked = c.is_lock(&p.source);
+        }
+        Ok(if now_ms >= until {
             Decision::Go
         } else {
             Decision::Wait {
                 secs: (until - now_ms).div_ceil(1000).max(1),
                 locked,
             }
-        }
+        })
     }
 
-    /// Counts a failed attempt; returns the alerts it crossed (the first
-    /// lock of the account, the first lock of the address).
+    /// Counts a failed attempt; returns the alerts it crossed (the 10th
+    /// consecutive failure on a username from any networks, the first lock
+    /// of an address).
     pub fn fail(&self, username: &str, source: IpAddr, now_ms: u64) -> Vec<Crossed> {
+        self.try_fail(username, source, now_ms).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot count a failed sign-in");
+            Vec::new()
+        })
+    }
+
+    fn try_fail(
+        &self,
+        username: &str,
+        source: IpAddr,
+        now_ms: u64,
+    ) -> rusqlite::Result<Vec<Crossed>> {
         let p = &self.policy;
+        let mut conn = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let name = self.key.tag(username);
+        let network = network_of(source);
         let mut crossed = Vec::new();
-        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        let c = accounts.entry(account_key(username)).or_default();
+
+        let mut c = Self::get(&tx, ACCOUNT_NET, &name, &network)?;
         c.forget_if_stale(&p.account, now_ms);
         c.failures += 1;
         c.last_failure_ms = now_ms;
-        if c.failures == p.account.lock_every {
+        Self::put(&tx, ACCOUNT_NET, &name, &network, c)?;
+
+        let mut g = Self::get(&tx, ACCOUNT, &name, "")?;
+        g.failures += 1;
+        g.last_failure_ms = now_ms;
+        Self::put(&tx, ACCOUNT, &name, "", g)?;
+        if g.failures == p.account.lock_every {
             crossed.push(Crossed {
                 kind: "failed_sign_ins_account",
-                failures: c.failures,
+                failures: g.failures,
             });
         }
-        drop(accounts);
-        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let c = sources.entry(source).or_default();
+
+        let ip = source.to_string();
+        let mut c = Self::get(&tx, SOURCE, &ip, "")?;
         c.forget_if_stale(&p.source, now_ms);
         c.failures += 1;
         c.last_failure_ms = now_ms;
+        Self::put(&tx, SOURCE, &ip, "", c)?;
         if c.failures == p.source.lock_every {
             crossed.push(Crossed {
                 kind: "failed_sign_ins_source",
                 failures: c.failures,
             });
         }
-        crossed
+        tx.commit()?;
+        Ok(crossed)
     }
 
-    /// A completed sign-in clears the account's counter (not the address's:
-    /// one person's success says nothing about another's guesses).
+    /// A completed sign-in clears the username's counters on every network
+    /// (not the address's: one person's success says nothing about
+    /// another's guesses).
     pub fn succeed(&self, username: &str) {
-        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        accounts.remove(&account_key(username));
+        if let Err(e) = self.unlock(username) {
+            tracing::error!(error = %e, "cannot clear a sign-in counter");
+        }
+    }
+
+    /// Clears every counter of a username (a completed sign-in, or
+    /// `bench-server user unlock`); returns the counters removed.
+    pub fn unlock(&self, username: &str) -> rusqlite::Result<usize> {
+        let conn = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "DELETE FROM signin_failures WHERE scope IN (?1, ?2) AND name = ?3",
+            rusqlite::params![ACCOUNT_NET, ACCOUNT, self.key.tag(username)],
+        )
     }
 }
 
@@ -475,6 +760,71 @@ mod tests {
                 locked: true
             }
         );
+    }
+
+    #[test]
+    fn a_lock_from_one_network_does_not_keep_the_practitioner_out_of_another() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let (now, crossed) = fail_n(&t, "amina", IP, 1_000_000_000, 10);
+        assert_eq!(crossed.len(), 1, "the alert still comes at the 10th");
+        assert!(matches!(
+            t.check("amina", IP, now),
+            Decision::Wait { locked: true, .. }
+        ));
+        assert_eq!(t.check("amina", OTHER_IP, now), Decision::Go);
+    }
+
+    #[test]
+    fn a_hundred_failures_across_networks_lock_unknown_networks_but_only_slow_a_known_one() {
+        let t = Throttle::new(Policy::DEFAULT);
+        let mut now = 1_000_000_000;
+        for net in 0..20u8 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::new(10, net, 0, 1));
+            now = fail_n(&t, "amina", ip, now, 5).0;
+        }
+        let fresh = IpAddr::V4(std::net::Ipv4Addr::new(10, 200, 0, 1));
+        match t.check("amina", fresh, now) {
+            Decision::Wait { secs, locked } => assert!(locked && secs > 3600, "{secs}"),
+            other => panic!("expected a lock on an unknown network, got {other:?}"),
+        }
+        {
+            let conn = t.db.lock().unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts VALUES ('a1', 'amina');
+                 INSERT INTO known_networks VALUES ('a1', '10.200.0.0/24');",
+            )
+            .unwrap();
+        }
+        match t.check("amina", fresh, now) {
+            Decision::Wait { secs, locked } => assert!(!locked && secs <= 10, "{secs}"),
+            Decision::Go => {}
+        }
+    }
+
+    #[test]
+    fn counters_survive_a_restart_and_unlock_clears_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("bench.db");
+        let key = NameKey::random();
+        let now = {
+            let t = Throttle::open(&path, key.clone(), Policy::DEFAULT).unwrap();
+            fail_n(&t, "amina", IP, 1_000_000_000, 10).0
+        };
+        let t = Throttle::open(&path, key.clone(), Policy::DEFAULT).unwrap();
+        assert!(matches!(
+            t.check("amina", IP, now),
+            Decision::Wait { locked: true, .. }
+        ));
+        let stored: String =
+            t.db.lock()
+                .unwrap()
+                .query_row("SELECT group_concat(name) FROM signin_failures", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+        assert!(!stored.contains("amina"), "names are stored as tags only");
+        assert_eq!(t.unlock("Amina").unwrap(), 2);
+        assert_eq!(t.check("amina", IP, now), Decision::Go);
     }
 
     #[test]

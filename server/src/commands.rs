@@ -11,7 +11,7 @@ use bench_protocol::api::Role;
 use rand::distributions::{Alphanumeric, DistString};
 use zeroize::Zeroizing;
 
-use crate::alerts::{BulkAccess, Policy, Throttle};
+use crate::alerts::{BulkAccess, NameKey, Policy, Throttle};
 use crate::audit::{self, AuditLog, CheckpointKey, Entry, Event};
 use crate::auth::{self, Challenges};
 use crate::config::{self, SessionLimits, Settings};
@@ -46,6 +46,11 @@ pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Serv
     let key = CheckpointKey::load(&dir.audit_signing_key())?;
     let mut audit = open_checked_audit(dir, &store, &key.verifying_key())?;
     audit.sign_with(key, every);
+    let throttle = Throttle::open(
+        &dir.bench_db(),
+        NameKey::load_or_create(&dir.signin_names_key())?,
+        policy,
+    )?;
     let tls = Tls13Only::load(dir)?;
     auth::warm_up();
 
@@ -69,7 +74,7 @@ pub async fn serve(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Serv
         audit: Shared::new(audit),
         challenges: Challenges::default(),
         limits,
-        throttle: Throttle::new(policy),
+        throttle,
         bulk: BulkAccess::new(&policy),
     });
     let app = http::router(state.clone());
@@ -333,6 +338,34 @@ pub fn user_sessions_revoke(dir: &DataDir, username: &str) -> Result<(), ServerE
         ),
     )?;
     println!("{ended} session(s) of {username} ended; it must sign in again");
+    Ok(())
+}
+
+/// Clears an account's failed-sign-in counters, lifting its lock on every
+/// network (after operations checked the alert). Takes effect on a running
+/// server at its next check: the counters live in `bench.db`.
+pub fn user_unlock(dir: &DataDir, username: &str) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let store = open_store(dir)?;
+    let account = store
+        .account_by_username(username)?
+        .ok_or_else(|| no_such_account(username))?;
+    let throttle = Throttle::open(
+        &dir.bench_db(),
+        NameKey::load_or_create(&dir.signin_names_key())?,
+        Policy::DEFAULT,
+    )?;
+    let cleared = throttle
+        .unlock(username)
+        .map_err(|e| ServerError::database(&dir.bench_db(), e))?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::AccountUnlocked,
+            serde_json::json!({ "account_id": account.id, "counters_cleared": cleared }),
+        ),
+    )?;
+    println!("sign-in lock cleared for {username}");
     Ok(())
 }
 

@@ -10,6 +10,8 @@
 //!                   from secrets.key so either can be rotated or moved alone
 //!   audit-head.json  the last signed checkpoint of audit.db, kept outside
 //!                   it so a cut tail or a replaced file shows (0600)
+//!   signin-names.key  HMAC key tagging typed usernames, so failed sign-ins
+//!                   correlate without storing what was typed (0600)
 //!   ca.pem          local certificate authority (give to desktop clients)
 //!   ca-key.pem      its private key (0600)
 //!   server.pem      the server certificate, signed by the CA
@@ -53,6 +55,10 @@ impl DataDir {
     /// The last signed audit head, kept outside `audit.db` (see `audit`).
     pub fn audit_head(&self) -> PathBuf {
         self.root.join(crate::audit::HEAD_FILE)
+    }
+    /// HMAC key tagging typed usernames in the throttle and audit log.
+    pub fn signin_names_key(&self) -> PathBuf {
+        self.root.join("signin-names.key")
     }
     /// Sealing key.
     pub fn sealing_key(&self) -> PathBuf {

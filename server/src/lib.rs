@@ -8,8 +8,9 @@
 //!   code, enrolling the authenticator at first sign-in, so every role,
 //!   supervisors and clinic admins included, has 2FA before any session
 //!   (`auth`, `totp`);
-//! - slows and then locks repeated failed sign-ins per account and per
-//!   source address, and raises alerts for failed-sign-in runs, bulk record
+//! - slows and then locks repeated failed sign-ins per account and source
+//!   network and per source address, with the counters kept in
+//!   `bench.db`, and raises alerts for failed-sign-in runs, bulk record
 //!   reads and sign-in from a new network (`alerts`);
 //! - keeps opaque bearer sessions that end after 30 idle minutes or 12
 //!   hours (`store`);
@@ -31,8 +32,7 @@
 //!
 //! What it does not do (yet): a list of the clients shared with or
 //! supervised by the caller (they arrive by pull; `GET /v1/clients` lists
-//! one's own), scheduling and billing for clinic admins, keeping throttle
-//! counters across restarts, more than one clinic per server, PostgreSQL
+//! one's own), scheduling and billing for clinic admins, more than one clinic per server, PostgreSQL
 //! (the `store` module is the seam where it would go).
 //!
 //! Data flow for one request:
@@ -51,6 +51,7 @@
 //!   printf '%s' "$PASSWORD" | bench-server user add --username amina \
 //!       --display-name "Amina W." --role solo_practitioner --password-stdin [--with-totp]
 //!   bench-server user passwd --username demo --password-stdin   (ends its sessions)
+//!   bench-server user unlock --username demo
 //!   bench-server user sessions-revoke --username demo
 //!   bench-server user reset-2fa --username demo
 //!   bench-server audit verify [--data-dir DIR]

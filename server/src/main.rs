@@ -111,6 +111,13 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Clear an account's failed-sign-in lock on every network (audited).
+    Unlock {
+        #[command(flatten)]
+        dir: DataDirArg,
+        #[arg(long)]
+        username: String,
+    },
     /// End every session and pending sign-in of an account (audited).
     SessionsRevoke {
         #[command(flatten)]
@@ -209,6 +216,9 @@ fn run(command: Command) -> Result<(), ServerError> {
             username,
             password_stdin: _,
         }) => commands::user_passwd(&dir.resolve()?, &username),
+        Command::User(UserCommand::Unlock { dir, username }) => {
+            commands::user_unlock(&dir.resolve()?, &username)
+        }
         Command::User(UserCommand::SessionsRevoke { dir, username }) => {
             commands::user_sessions_revoke(&dir.resolve()?, &username)
         }

@@ -200,3 +200,54 @@ async fn a_sign_in_from_a_network_never_seen_for_the_account_raises_an_alert() {
     assert!(out.contains("127.0.0.0/24"), "{out}");
     assert!(out.contains("source=127.0.0.1"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_survives_a_restart_and_user_unlock_lifts_it() {
+    let dir = DataDir::init();
+    let (password, _) = dir.add_user("amina", true);
+    let env = [
+        ("BENCH_SIGNIN_DELAY_MS", "1"),
+        ("BENCH_SIGNIN_LOCK_SECS", "600"),
+    ];
+    let mut server = Server::start_with_env(&dir, &env);
+    let api = server.client();
+    for _ in 0..10 {
+        fail_once(&api, "amina").await;
+    }
+    server.stop();
+
+    let server = Server::start_with_env(&dir, &env);
+    let api = server.client();
+    let (status, e) = api.login("amina", &password).await.unwrap_err();
+    assert_eq!(
+        (status, e.code),
+        (429, ErrorCode::RateLimited),
+        "still locked after a restart"
+    );
+
+    let (ok, out, err) = run(
+        &[
+            "user",
+            "unlock",
+            "--data-dir",
+            dir.arg(),
+            "--username",
+            "amina",
+        ],
+        None,
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        api.login("amina", &password).await.is_ok(),
+        "unlocked while running"
+    );
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let unlocks: i64 = db
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE event = 'account_unlocked'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unlocks, 1);
+}
