@@ -725,7 +725,11 @@ impl Core {
     }
 
     fn account(&self, username: &str) -> String {
-        keys::device_secret_account(&self.config.server_folder(), &username.to_lowercase())
+        keys::device_secret_account(
+            &self.config.server_folder(),
+            &username.to_lowercase(),
+            self.device_id,
+        )
     }
 
     fn now_rfc3339(&self) -> String {
@@ -797,18 +801,21 @@ impl Core {
     }
 
     /// Runs `f` on the unlocked vault, locking first if the idle timeout
-    /// has passed. A call counts as activity.
+    /// has passed.
+    ///
+    /// A call does not count as activity: the window re-reads records by
+    /// itself (after every background sync), and only keyboard or pointer
+    /// input, reported through [`Core::record_activity`], may keep an
+    /// unattended laptop unlocked.
     fn with_vault<T>(
         &self,
         f: impl FnOnce(&mut Vault) -> Result<T, CoreError>,
     ) -> Result<T, CoreError> {
         let mut inner = self.inner();
         self.lock_if_idle(&mut inner);
-        let now = self.clock.now();
-        let Phase::Unlocked { vault, idle, .. } = &mut inner.phase else {
+        let Phase::Unlocked { vault, .. } = &mut inner.phase else {
             return Err(CoreError::Locked);
         };
-        idle.record_activity(now);
         let result = f(vault);
         self.refresh_counts(&mut inner);
         result

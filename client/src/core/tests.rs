@@ -46,9 +46,15 @@ fn unreachable_url() -> String {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(unreachable_url(), Arc::new(MemoryStore::default()))
+}
+
+/// A device with its own data folder, for a server and a keyring that may be
+/// shared with other fixtures.
+fn fixture_with(server_url: String, store: Arc<MemoryStore>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
-        server_url: unreachable_url(),
+        server_url,
         ca_cert_path: None,
         data_dir: dir.path().to_path_buf(),
         idle_timeout: Duration::from_secs(30 * 60),
@@ -57,7 +63,6 @@ fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock(Mutex::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
     )));
-    let store = Arc::new(MemoryStore::default());
     let core = Core::with_parts(
         config,
         store.clone(),
@@ -313,6 +318,33 @@ fn activity_keeps_the_vault_unlocked() {
         f.core.record_activity();
     }
     assert!(matches!(f.core.check_idle(), AppState::Unlocked { .. }));
+}
+
+#[test]
+fn a_second_data_folder_for_the_same_practitioner_leaves_the_first_vault_openable() {
+    let server = unreachable_url();
+    let keyring = Arc::new(MemoryStore::default());
+    let first = fixture_with(server.clone(), keyring.clone());
+    seed_vault_from_earlier_sign_in(&first, "amina");
+
+    let second = fixture_with(server, keyring);
+    seed_vault_from_earlier_sign_in(&second, "amina");
+
+    let state = runtime()
+        .block_on(first.core.sign_in("amina", PASSWORD))
+        .unwrap();
+    assert!(matches!(state, AppState::Unlocked { .. }));
+}
+
+#[test]
+fn reading_records_without_input_does_not_keep_the_vault_unlocked() {
+    let f = signed_in_offline();
+    for _ in 0..4 {
+        f.clock.advance(Duration::from_secs(10 * 60));
+        // What the window does by itself after each background sync.
+        let _ = f.core.list_clients("");
+    }
+    assert!(matches!(f.core.check_idle(), AppState::Locked { .. }));
 }
 
 #[test]
