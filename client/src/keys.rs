@@ -33,6 +33,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::seal::FieldKey;
@@ -175,8 +176,14 @@ struct KeyHeader {
 }
 
 /// The keyring account of a vault's device secret.
-pub fn device_secret_account(server_host: &str, username: &str) -> String {
-    format!("{server_host}/{username}/device-secret")
+///
+/// It names this installation (`device_id`, kept in the data folder) as well
+/// as the server and practitioner: a second data folder for the same
+/// practitioner under the same OS account (a reinstall beside the old one, a
+/// test) gets its own secret instead of overwriting the one an existing
+/// vault depends on.
+pub fn device_secret_account(server_host: &str, username: &str, device_id: Uuid) -> String {
+    format!("{server_host}/{username}/{device_id}/device-secret")
 }
 
 /// The key header's path for a vault file.

@@ -12,6 +12,7 @@ fn keyring_stores_the_device_secret_and_reads_it_back() {
     let account = device_secret_account(
         "127.0.0.1_3a9443",
         &format!("test-{}", uuid::Uuid::new_v4()),
+        uuid::Uuid::new_v4(),
     );
     let secret: Vec<u8> = (0..32u8)
         .map(|i| i.wrapping_mul(37).wrapping_add(11))
