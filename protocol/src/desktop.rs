@@ -43,6 +43,17 @@ pub mod commands {
     pub const SYNC_STATUS: &str = "sync_status";
 }
 
+/// Names of the events the shell sends the UI, with their payloads.
+pub mod events {
+    /// `AppState`: the app state changed (idle lock, sign-out, ...).
+    pub const APP_STATE: &str = "app-state";
+    /// `SyncStatus`: the outbox or the connection changed.
+    pub const SYNC_STATUS: &str = "sync-status";
+    /// `SyncStatus`: a sync with the server finished; records may have
+    /// arrived, changed or left, so lists on screen should be re-read.
+    pub const SYNC_FINISHED: &str = "sync-finished";
+}
+
 /// Where the app is: which screen to show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

@@ -6,20 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bench_client::Core;
-use bench_protocol::desktop::{AppState, SyncStatus};
+use bench_protocol::desktop::{events, AppState, SyncStatus};
 use tauri::{AppHandle, Emitter};
 
 /// How often the idle timeout is checked.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
-
-/// How often to sync while unlocked.
-const SYNC_EVERY: Duration = Duration::from_secs(30);
-
-/// Event carrying the new [`AppState`].
-pub const APP_STATE_EVENT: &str = "app-state";
-
-/// Event carrying the new [`SyncStatus`].
-pub const SYNC_STATUS_EVENT: &str = "sync-status";
 
 /// Starts both timers on Tauri's async runtime.
 pub fn start(app: AppHandle, core: Arc<Core>) {
@@ -39,27 +30,27 @@ async fn watch_idle(app: AppHandle, core: Arc<Core>) {
         let state = core.check_idle();
         let unlocked = matches!(state, AppState::Unlocked { .. });
         if last_state.as_ref() != Some(&state) {
-            emit(&app, APP_STATE_EVENT, &state);
+            emit(&app, events::APP_STATE, &state);
             last_state = Some(state);
         }
         // Counting the outbox needs the vault open.
         if unlocked {
             let status = core.sync_status();
             if last_sync.as_ref() != Some(&status) {
-                emit(&app, SYNC_STATUS_EVENT, &status);
+                emit(&app, events::SYNC_STATUS, &status);
                 last_sync = Some(status);
             }
         }
     }
 }
 
-/// Every 30 seconds while unlocked: push the outbox and pull. A failure is
-/// not an error for the practitioner: it shows as the sync state.
+/// While unlocked: push the outbox and pull, as often as the core says
+/// (every 30 seconds while the server answers, backing off with jitter while
+/// it does not). A failure is not an error for the practitioner: it shows as
+/// the sync state.
 async fn sync_in_background(app: AppHandle, core: Arc<Core>) {
-    let mut tick = tokio::time::interval(SYNC_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::time::sleep(core.sync_delay()).await;
         if !matches!(core.state(), AppState::Unlocked { .. }) {
             continue;
         }
@@ -70,7 +61,9 @@ async fn sync_in_background(app: AppHandle, core: Arc<Core>) {
                 core.sync_status()
             }
         };
-        emit(&app, SYNC_STATUS_EVENT, &status);
+        // Sent after every round, changed status or not: a pull may have
+        // brought records while the status stayed "Synced".
+        emit(&app, events::SYNC_FINISHED, &status);
     }
 }
 

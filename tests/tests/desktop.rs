@@ -147,6 +147,43 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
         t.contains("Wanjiru Kamau")
     })
     .await;
+    app.close().await.unwrap();
+    drop(driver);
+
+    // A second device of the same practitioner: after sign-in, the client
+    // and both notes arrive by sync and show without any search or reload.
+    server.start();
+    let second_device = tempfile::tempdir().unwrap();
+    let driver = TauriDriver::start(
+        &[
+            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
+            ("DOCTORS_BENCH_DATA_DIR", second_device.path()),
+        ],
+        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
+    );
+    let app = driver.launch_app().await;
+    type_into(&app, "#username", &account.username).await;
+    type_into(&app, "#password", &account.password).await;
+    click(&app, "#sign-in").await;
+    let code = account.codes.fresh_code(&account.totp_secret);
+    type_into(&app, "#totp-code", &code).await;
+    click(&app, "#submit-code").await;
+    find(&app, "#sync-status").await;
+    click(&app, "#sync-now").await;
+    wait_text(&app, ".client-row", "the synced client", |t| {
+        t.contains("Wanjiru Kamau")
+    })
+    .await;
+    click(&app, ".client-row").await;
+    wait_text(&app, ".note-body", "the synced notes", |t| {
+        t == first_note || t == second_note
+    })
+    .await;
+    let page = app.source().await.unwrap();
+    assert!(
+        page.contains(first_note) && page.contains(second_note),
+        "both notes arrived"
+    );
 
     app.close().await.unwrap();
 }

@@ -92,6 +92,20 @@ pub fn load_clients(dispatch: &Dispatch, query: String) {
     );
 }
 
+/// Re-reads the clients matching `query` without marking the window busy:
+/// for refreshes nobody asked for (after a background sync), whose failure
+/// simply waits for the next one.
+pub async fn refresh_clients(dispatch: &Dispatch, query: String) {
+    let answer = ipc::invoke::<_, Vec<ClientListItem>>(
+        commands::LIST_CLIENTS,
+        &ListClients { query: &query },
+    )
+    .await;
+    if let Ok(items) = answer {
+        dispatch.dispatch(Action::Clients(ClientsAction::Loaded { query, items }));
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct OpenClient {

@@ -20,6 +20,10 @@ pub struct Model {
     pub app: Option<AppState>,
     /// The last sync state the shell reported.
     pub sync: Option<SyncStatus>,
+    /// Counts finished syncs with the server: screens that show records
+    /// re-read them when it moves, since a pull may change what they show
+    /// without changing the sync state.
+    pub sync_round: u64,
     /// The last error, shown in `#error` until the next action succeeds.
     pub error: Option<ShellError>,
     /// A command is running: buttons that would start another are disabled.
@@ -99,6 +103,8 @@ pub enum ShellAction {
     AppState(AppState),
     /// The shell reported the sync state.
     Sync(SyncStatus),
+    /// A sync with the server finished, in this state.
+    SyncFinished(SyncStatus),
     /// A command failed.
     Failed(ShellError),
     /// A command succeeded with nothing else to record.
@@ -175,6 +181,10 @@ impl Model {
             ShellAction::Started => self.busy = true,
             ShellAction::AppState(state) => self.set_app_state(state),
             ShellAction::Sync(status) => self.sync = Some(status),
+            ShellAction::SyncFinished(status) => {
+                self.sync = Some(status);
+                self.sync_round += 1;
+            }
             ShellAction::Failed(error) => {
                 self.busy = false;
                 self.error = Some(error);
@@ -348,6 +358,18 @@ mod tests {
             view,
             today: "2026-01-02".into(),
         }))
+    }
+
+    #[test]
+    fn every_finished_sync_moves_the_round_even_when_the_state_is_unchanged() {
+        let model = open_client_model()
+            .reduce(Action::Shell(ShellAction::SyncFinished(SyncStatus::Synced)));
+        let again = model
+            .clone()
+            .reduce(Action::Shell(ShellAction::SyncFinished(SyncStatus::Synced)));
+
+        assert_eq!(again.sync, model.sync);
+        assert_eq!(again.sync_round, model.sync_round + 1);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub fn ClientPage() -> Html {
 
     // A sync changes the notes' sync states (and may bring notes from other
     // devices): re-read the open client whenever the shell reports a new
-    // sync state. Quietly: no busy state, and a failure just waits for the
+    // sync state or a finished sync. Quietly: no busy state, and a failure just waits for the
     // next report.
     let open_id = match store.clinical.as_ref() {
         Some(Clinical::Client(screen)) => Some(screen.view.client.id),
@@ -25,7 +25,8 @@ pub fn ClientPage() -> Html {
     };
     {
         let dispatch = dispatch.clone();
-        use_effect_with((store.sync.clone(), open_id), move |(_, open_id)| {
+        let deps = (store.sync.clone(), store.sync_round, open_id);
+        use_effect_with(deps, move |(_, _, open_id)| {
             if let Some(id) = *open_id {
                 spawn_local(async move {
                     if let Ok(view) = effects::fetch_client(id).await {

@@ -4,6 +4,7 @@ use bench_protocol::desktop::{commands, NewClient, RecordSync};
 use bench_protocol::ClientRecord;
 use serde::Serialize;
 use web_sys::HtmlInputElement;
+use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::effects::{self, Store};
@@ -19,8 +20,8 @@ pub fn ClientsPage() -> Html {
     let search = use_autofocus();
 
     // Load the list when the page appears, and again whenever the shell
-    // reports a new sync state (sync may bring clients, and changes each
-    // row's sync state).
+    // reports a new sync state or a finished sync (a pull may bring clients
+    // while the state stays "Synced"; a sync changes each row's state).
     let query = match store.clinical.as_ref() {
         Some(Clinical::Clients(screen)) => screen.query.clone(),
         _ => String::new(),
@@ -28,8 +29,9 @@ pub fn ClientsPage() -> Html {
     {
         let dispatch = dispatch.clone();
         let query = query.clone();
-        use_effect_with(store.sync.clone(), move |_| {
-            effects::load_clients(&dispatch, query)
+        let deps = (store.sync.clone(), store.sync_round);
+        use_effect_with(deps, move |_| {
+            spawn_local(async move { effects::refresh_clients(&dispatch, query).await })
         });
     }
 

@@ -22,9 +22,9 @@ pub fn Header() -> Html {
     let status = store.sync.as_ref().map(sync_text).unwrap_or_default();
     let status_class = match store.sync {
         Some(SyncStatus::Synced) => "sync synced",
-        Some(SyncStatus::Conflict { .. }) | Some(SyncStatus::SignInRequired { .. }) => {
-            "sync attention"
-        }
+        Some(SyncStatus::Conflict { .. })
+        | Some(SyncStatus::SignInRequired { .. })
+        | Some(SyncStatus::ClockOff { .. }) => "sync attention",
         _ => "sync pending",
     };
 
@@ -34,7 +34,9 @@ pub fn Header() -> Html {
             effects::run(
                 &dispatch,
                 ipc::invoke0::<SyncStatus>(commands::SYNC_NOW),
-                |status, dispatch| dispatch.dispatch(Action::Shell(ShellAction::Sync(status))),
+                |status, dispatch| {
+                    dispatch.dispatch(Action::Shell(ShellAction::SyncFinished(status)))
+                },
             );
         })
     };

@@ -1,7 +1,7 @@
 //! Keeps the window in step with the shell: the app state (idle lock,
 //! session end) and the sync state change without the UI asking.
 
-use bench_protocol::desktop::{AppState, SyncStatus};
+use bench_protocol::desktop::{events, AppState, SyncStatus};
 use gloo::timers::callback::Interval;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -22,13 +22,18 @@ pub fn use_shell_events(dispatch: Dispatch) {
             let dispatch = dispatch.clone();
             spawn_local(async move {
                 let on_state = dispatch.clone();
-                ipc::listen("app-state", move |state: AppState| {
+                ipc::listen(events::APP_STATE, move |state: AppState| {
                     effects::app_state(&on_state, state)
                 })
                 .await;
                 let on_sync = dispatch.clone();
-                ipc::listen("sync-status", move |status: SyncStatus| {
+                ipc::listen(events::SYNC_STATUS, move |status: SyncStatus| {
                     on_sync.dispatch(Action::Shell(ShellAction::Sync(status)));
+                })
+                .await;
+                let on_finished = dispatch.clone();
+                ipc::listen(events::SYNC_FINISHED, move |status: SyncStatus| {
+                    on_finished.dispatch(Action::Shell(ShellAction::SyncFinished(status)));
                 })
                 .await;
                 resync(&dispatch).await;
