@@ -41,6 +41,10 @@ use crate::totp;
 pub const PUSH_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Body limit for every other route.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// How far ahead of the server's clock a device-recorded time may be.
+pub const DEVICE_AUDIT_MAX_AHEAD_SECS: i64 = 24 * 60 * 60;
+/// The earliest time a device-recorded entry may carry (2020-01-01 UTC).
+pub const DEVICE_AUDIT_EARLIEST_UNIX: i64 = 1_577_836_800;
 /// Pull page size when the device does not say.
 pub const DEFAULT_PULL_LIMIT: u32 = 200;
 
@@ -197,9 +201,12 @@ impl Failure {
     }
     fn rate_limited(secs: u64, locked: bool) -> Failure {
         let message = if locked {
-            format!("Too many failed sign-ins: sign-in is paused for about {} minutes. If this was not you, tell your clinic IT.", secs.div_ceil(60))
+            let minutes = secs.div_ceil(60);
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            format!("Too many failed sign-ins: sign-in is paused for about {minutes} {unit}. If this was not you, tell your clinic IT.")
         } else {
-            format!("Too many failed sign-ins. Wait {secs} seconds and try again.")
+            let unit = if secs == 1 { "second" } else { "seconds" };
+            format!("Too many failed sign-ins. Wait {secs} {unit} and try again.")
         };
         Failure::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -463,9 +470,18 @@ async fn login(
             .throttle
             .check(&username, peer.ip(), clock::now_unix_ms())
     {
-        let mut entry = Entry::new(Event::LoginThrottled, None, ip(peer));
+        let lookup = username.clone();
+        let known = state
+            .store
+            .call(move |s| s.account_by_username(&lookup))
+            .await?
+            .map(|a| a.id);
+        let mut entry = Entry::new(Event::LoginThrottled, known, ip(peer));
         entry.device_id = Some(req.device_id);
-        entry.details = serde_json::json!({ "username_attempted": username, "wait_secs": secs, "locked": locked });
+        entry.details = serde_json::json!({ "wait_secs": secs, "locked": locked });
+        if known.is_none() {
+            entry.details["username_tag"] = state.throttle.name_key().tag(&username).into();
+        }
         audit(&state, entry).await?;
         return Err(Failure::rate_limited(secs, locked));
     }
@@ -485,7 +501,13 @@ async fn login(
     let mut entry = Entry::new(Event::LoginPasswordFailed, known.map(|k| k.0), ip(peer));
     entry.role = known.map(|k| k.1);
     entry.device_id = Some(req.device_id);
-    entry.details = serde_json::json!({ "username_attempted": username });
+    // A known username is recorded as the account (the actor); an unknown
+    // one only as a keyed tag, since what was typed may be a password
+    // entered in the wrong field. The tag still links repeated attempts.
+    if known.is_none() {
+        entry.details =
+            serde_json::json!({ "username_tag": state.throttle.name_key().tag(&username) });
+    }
     let account = match (ok, account) {
         (true, Some(account)) => account,
         _ => {
@@ -773,8 +795,8 @@ async fn push(
 
 #[derive(Deserialize)]
 struct PullQuery {
-    after: Option<i64>,
-    limit: Option<u32>,
+    after: Option<String>,
+    limit: Option<String>,
 }
 
 async fn pull(
@@ -783,20 +805,33 @@ async fn pull(
     who: Authed,
     query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<bench_protocol::api::PullResponse>, Failure> {
+    let bad =
+        |message: String| Failure::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message);
     let Ok(Query(q)) = query else {
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            "`after` and `limit` must be whole numbers.",
-        ));
+        return Err(bad(format!(
+            "`after` must be a whole number of 0 or more and `limit` one from 1 to {MAX_PULL_LIMIT}."
+        )));
+    };
+    let after =
+        match q.after.as_deref().map(|a| a.trim().parse::<i64>()) {
+            None => 0,
+            Some(Ok(a)) if a >= 0 => a,
+            Some(_) => return Err(bad(
+                "`after` must be a whole number of 0 or more (the `next_cursor` of the last pull)."
+                    .into(),
+            )),
+        };
+    let limit = match q.limit.as_deref().map(|l| l.trim().parse::<u32>()) {
+        None => DEFAULT_PULL_LIMIT,
+        Some(Ok(l)) if (1..=MAX_PULL_LIMIT).contains(&l) => l,
+        Some(_) => {
+            return Err(bad(format!(
+                "`limit` must be a whole number from 1 to {MAX_PULL_LIMIT}."
+            )))
+        }
     };
     who.require_clinical(&state, peer, routes::SYNC_PULL)
         .await?;
-    let after = q.after.unwrap_or(0).max(0);
-    let limit = q
-        .limit
-        .unwrap_or(DEFAULT_PULL_LIMIT)
-        .clamp(1, MAX_PULL_LIMIT);
     let viewer = who.account.clone();
     let page = state
         .store
@@ -832,13 +867,21 @@ async fn device_audit(
         let plain = !e.kind.is_empty()
             && e.kind.len() <= MAX_DEVICE_AUDIT_KIND
             && e.kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-        let when_ok = time::OffsetDateTime::parse(
+        let when = time::OffsetDateTime::parse(
             &e.occurred_at,
             &time::format_description::well_known::Rfc3339,
-        )
-        .is_ok();
-        if !plain || !when_ok {
+        );
+        if !plain || when.is_err() {
             return Err(bad("An audit entry's kind must be lower-case words joined by _, and its time RFC 3339; nothing was stored."));
+        }
+        // A device's clock may be off by minutes or hours, never by more
+        // than a day ahead, and nothing was recorded before this software
+        // existed; such times are a broken clock or a forged entry.
+        let when = when.map(|t| t.unix_timestamp()).unwrap_or_default();
+        if when > clock::now_unix() as i64 + DEVICE_AUDIT_MAX_AHEAD_SECS
+            || when < DEVICE_AUDIT_EARLIEST_UNIX
+        {
+            return Err(bad("An audit entry's time is more than a day in the future or before 2020; check this computer's clock. Nothing was stored."));
         }
         let mut entry = who.entry(Event::DeviceRecorded, ip(peer));
         entry.record_id = e.record_id;
@@ -1044,4 +1087,26 @@ async fn cosign_note(
     entry.record_id = Some(id);
     audit(&state, entry).await?;
     Ok(Json(cosig))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_of_one_second_or_one_minute_reads_in_the_singular() {
+        let msg = |secs, locked| Failure::rate_limited(secs, locked).body.message;
+        assert!(
+            msg(1, false).contains("Wait 1 second and"),
+            "{}",
+            msg(1, false)
+        );
+        assert!(msg(5, false).contains("Wait 5 seconds and"));
+        assert!(
+            msg(60, true).contains("about 1 minute."),
+            "{}",
+            msg(60, true)
+        );
+        assert!(msg(600, true).contains("about 10 minutes."));
+    }
 }

@@ -110,15 +110,21 @@ async fn verify_passes_on_an_intact_log_and_names_the_entry_with_a_flipped_byte(
     ] {
         assert!(!raw.windows(secret.len()).any(|w| w == secret));
     }
-    let target_seq = events
+    // The typed name is not stored, only its keyed tag: that tag is the
+    // marker to damage.
+    assert!(!raw.windows(marker.len()).any(|w| w == marker.as_bytes()));
+    let (target_seq, tag) = events
         .iter()
-        .find(|e| e.4.contains(&marker))
-        .expect("marker logged")
-        .0;
+        .find(|e| e.1 == "login_password_failed")
+        .map(|e| {
+            let details: serde_json::Value = serde_json::from_str(&e.4).unwrap();
+            (e.0, details["username_tag"].as_str().unwrap().to_string())
+        })
+        .expect("marker logged");
     drop(db);
 
     // Flip one byte of the marker inside the file itself.
-    let needle = marker.as_bytes();
+    let needle = tag.as_bytes();
     let offset = raw
         .windows(needle.len())
         .position(|w| w == needle)
@@ -464,4 +470,45 @@ async fn serve_refuses_to_make_a_new_signing_key_when_it_is_lost() {
         "{err}"
     );
     assert!(!dir.path.join("audit-signing.key").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_entries_dated_over_a_day_ahead_or_before_2020_are_refused() {
+    use bench_protocol::api::{DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload};
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    let upload = |occurred_at: &str| DeviceAuditUpload {
+        entries: vec![DeviceAuditEntry {
+            entry_id: Uuid::new_v4(),
+            occurred_at: occurred_at.into(),
+            kind: "note_edited".into(),
+            record_id: None,
+            change_id: None,
+        }],
+    };
+    let year_ahead = time::OffsetDateTime::now_utc() + time::Duration::days(2);
+    let ahead = year_ahead
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for when in [
+        ahead.as_str(),
+        "2019-12-31T23:59:59Z",
+        "1970-01-01T00:00:00Z",
+    ] {
+        let (status, e) = api
+            .post::<DeviceAuditResponse, _>(routes::AUDIT_UPLOAD, &upload(when))
+            .await
+            .unwrap_err();
+        assert_eq!(status, 400, "{when}");
+        assert!(e.message.contains("clock"), "{}", e.message);
+    }
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::hours(3))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let ok: DeviceAuditResponse = api
+        .post(routes::AUDIT_UPLOAD, &upload(&soon))
+        .await
+        .unwrap();
+    assert_eq!(ok.stored, 1, "a clock a few hours ahead is tolerated");
 }

@@ -378,3 +378,54 @@ async fn sessions_revoke_ends_the_sessions_and_reset_2fa_makes_the_account_enrol
     );
     assert!(!ok && err.contains("no account named"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_sign_in_on_an_unknown_name_stores_a_keyed_tag_never_the_text_typed() {
+    let dir = DataDir::init();
+    let (password, _) = dir.add_user("amina", true);
+    let server = Server::start(&dir);
+    let api = server.client();
+    // A password typed into the username field, twice.
+    let typed = "Correct-Horse-Battery-42";
+    for _ in 0..2 {
+        let (status, _) = api.login(typed, "whatever it is").await.unwrap_err();
+        assert_eq!(status, 401);
+    }
+    let (status, _) = api.login("amina", "not her password").await.unwrap_err();
+    assert_eq!(status, 401);
+    assert!(api.login("amina", &password).await.is_ok());
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let rows: Vec<(Option<String>, String)> = db
+        .prepare("SELECT actor, details FROM audit_log WHERE event = 'login_password_failed' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let all = rows.iter().map(|r| r.1.as_str()).collect::<String>();
+    assert!(
+        !all.contains(typed) && !all.to_lowercase().contains("correct-horse"),
+        "{all}"
+    );
+    assert!(!all.contains("amina"), "{all}");
+    let tag =
+        |d: &str| serde_json::from_str::<serde_json::Value>(d).unwrap()["username_tag"].clone();
+    assert!(tag(&rows[0].1).is_string());
+    assert_eq!(
+        tag(&rows[0].1),
+        tag(&rows[1].1),
+        "repeated attempts correlate"
+    );
+    assert!(
+        rows[2].0.is_some(),
+        "a known name is recorded as its account"
+    );
+    assert!(tag(&rows[2].1).is_null());
+    let bench = std::fs::read(dir.path.join("bench.db")).unwrap();
+    assert!(
+        !bench.windows(typed.len()).any(|w| w == typed.as_bytes()),
+        "the throttle does not keep the typed text either"
+    );
+}

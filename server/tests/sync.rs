@@ -487,3 +487,28 @@ async fn a_pull_page_of_large_notes_stays_within_its_byte_bound_and_every_note_a
         assert!(seen.contains(&id));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_limit_outside_its_range_is_refused_with_the_range_named() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    for limit in ["100000000000", "0", "501", "-3", "ten"] {
+        let (status, e) = api
+            .get::<PullResponse>(&format!("{}?after=0&limit={limit}", routes::SYNC_PULL))
+            .await
+            .unwrap_err();
+        assert_eq!((status, e.code), (400, ErrorCode::BadRequest), "{limit}");
+        assert!(e.message.contains("from 1 to 500"), "{}", e.message);
+    }
+    let (status, e) = api
+        .get::<PullResponse>(&format!("{}?after=-1", routes::SYNC_PULL))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(e.message.contains("0 or more"), "{}", e.message);
+    let _: PullResponse = api
+        .get(&format!("{}?after=0&limit=500", routes::SYNC_PULL))
+        .await
+        .unwrap();
+}
