@@ -319,7 +319,13 @@ impl SignedHead {
     /// Replaces the head file atomically (temp file, fsync, rename), so a
     /// crash leaves either the old head or the new one, never half of one.
     fn write(&self, path: &Path) -> Result<(), ServerError> {
-        let tmp = path.with_extension("json.tmp");
+        // A name of its own per writer: a command-line entry and the
+        // running server may sign at the same moment.
+        let tmp = path.with_extension(format!(
+            "json.{}-{}.tmp",
+            std::process::id(),
+            rand::rngs::OsRng.next_u32()
+        ));
         let body = serde_json::to_vec_pretty(self).expect("a head serialises");
         crate::files::write_private(&tmp, &body)?;
         let wrap = |source| ServerError::Write {
@@ -675,6 +681,37 @@ impl AuditLog {
         }
     }
 
+    /// Records the last signed checkpoint in the log as the head outside it,
+    /// for a log from before [`HEAD_FILE`] existed. Refuses when a head file
+    /// is already there (restore that one instead) or the log has no
+    /// checkpoint; the caller verifies the log first. Returns the head.
+    pub fn adopt_head(&self) -> Result<SignedHead, ServerError> {
+        if self.head_file.exists() {
+            return Err(ServerError::AuditTruncated {
+                reason: format!(
+                    "{} already exists; it is only made from the log for a log that never had one",
+                    self.head_file.display()
+                ),
+            });
+        }
+        let row = self
+            .read_checkpoints()?
+            .pop()
+            .ok_or_else(|| ServerError::AuditTruncated {
+                reason: "the log has no signed checkpoint to record".into(),
+            })?;
+        let head = SignedHead {
+            checkpoint_id: row.id,
+            time: row.time,
+            head_seq: row.head_seq,
+            head_hash: hex::encode(row.head_hash),
+            public_key: hex::encode(row.public_key),
+            signature: hex::encode(row.signature),
+        };
+        head.write(&self.head_file)?;
+        Ok(head)
+    }
+
     /// The number of the last entry (0 for an empty log).
     pub fn last_seq(&self) -> Result<i64, ServerError> {
         self.conn
@@ -784,6 +821,13 @@ impl AuditLog {
     /// and against `key` (the server's checkpoint key). Returns the counts,
     /// or the first entry (or checkpoint) that does not verify.
     pub fn verify(&self, key: Option<&VerifyingKey>) -> Result<Verified, ServerError> {
+        let v = self.verify_chain(key)?;
+        self.check_head(key)?;
+        Ok(v)
+    }
+
+    /// [`AuditLog::verify`] without the head kept outside the log.
+    pub fn verify_chain(&self, key: Option<&VerifyingKey>) -> Result<Verified, ServerError> {
         let db = self.db();
         let checkpoints = self.read_checkpoints()?;
 
@@ -839,7 +883,6 @@ impl AuditLog {
             }
             previous_head = c.head_seq;
         }
-        self.check_head(key)?;
         Ok(Verified {
             entries: last_seq as u64,
             checkpoints: checkpoints.len() as u64,

@@ -477,6 +477,41 @@ pub fn audit_verify(dir: &DataDir) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// For a data directory from before `audit-head.json`: verifies the whole
+/// log (chain and checkpoints), then records its last signed checkpoint as
+/// the head kept outside it. Refuses when a head file exists.
+pub fn audit_anchor(dir: &DataDir) -> Result<(), ServerError> {
+    let (mut log, public) = open_audit(dir)?;
+    if dir.audit_head().exists() {
+        return Err(ServerError::AuditTruncated {
+            reason: format!(
+                "{} already exists; run `bench-server audit verify`, and restore the file from backup if it fails",
+                dir.audit_head().display()
+            ),
+        });
+    }
+    let v = log.verify_chain(Some(&public))?;
+    // Signing the current head writes the head file; when the head was
+    // already signed, the last checkpoint is recorded as it stands.
+    log.sign_head()?;
+    let head = match audit::SignedHead::read(&dir.audit_head())? {
+        Some(head) => head,
+        None => log.adopt_head()?,
+    };
+    log.append(&Entry::command_line(
+        Event::ConfigChanged,
+        serde_json::json!({ "what": "audit_head_anchored", "head_seq": head.head_seq }),
+    ))?;
+    log.sign_head()?;
+    println!(
+        "audit log OK: {} entries; its head (entry {}) is now also kept in {}",
+        v.entries,
+        head.head_seq,
+        dir.audit_head().display()
+    );
+    Ok(())
+}
+
 /// Writes audit entries `from..=to` to `out` for an auditor, and records
 /// that export in the log.
 pub fn audit_export(dir: &DataDir, from: i64, to: i64, out: &Path) -> Result<(), ServerError> {

@@ -55,6 +55,7 @@
 //!   bench-server user sessions-revoke --username demo
 //!   bench-server user reset-2fa --username demo
 //!   bench-server audit verify [--data-dir DIR]
+//!   bench-server audit anchor [--data-dir DIR]   (a log from before audit-head.json)
 //!   bench-server audit export --from SEQ --to SEQ --out FILE [--data-dir DIR]
 //!   bench-server audit verify-export --in FILE [--public-key HEX]
 //!   bench-server alerts list [--data-dir DIR]

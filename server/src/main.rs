@@ -144,6 +144,12 @@ enum AuditCommand {
         #[command(flatten)]
         dir: DataDirArg,
     },
+    /// For a data directory from before `audit-head.json`: verify the log,
+    /// then keep its signed head outside it too.
+    Anchor {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
     /// Write entries FROM..=TO as JSON lines with their hashes, for an auditor.
     Export {
         #[command(flatten)]
@@ -226,6 +232,7 @@ fn run(command: Command) -> Result<(), ServerError> {
             commands::user_reset_2fa(&dir.resolve()?, &username)
         }
         Command::Audit(AuditCommand::Verify { dir }) => commands::audit_verify(&dir.resolve()?),
+        Command::Audit(AuditCommand::Anchor { dir }) => commands::audit_anchor(&dir.resolve()?),
         Command::Audit(AuditCommand::Export { dir, from, to, out }) => {
             commands::audit_export(&dir.resolve()?, from, to, &out)
         }

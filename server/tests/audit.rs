@@ -458,6 +458,16 @@ async fn serve_refuses_to_start_on_a_deleted_or_emptied_audit_log() {
     let (ok, _, err) = verify(&dir);
     assert!(!ok, "the head file is still gone");
     assert!(err.contains("audit-head.json is missing"), "{err}");
+
+    // `audit anchor` verifies the log and keeps its head outside it again,
+    // once; after that it refuses.
+    let anchor = || run(&["audit", "anchor", "--data-dir", dir.arg()], None);
+    let (ok, out, err) = anchor();
+    assert!(ok, "{out}\n{err}");
+    let (ok, out, err) = verify(&dir);
+    assert!(ok, "{out}\n{err}");
+    let (ok, _, err) = anchor();
+    assert!(!ok && err.contains("already exists"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
