@@ -2,8 +2,9 @@
 //! clinic API server.
 //!
 //! Everything that crosses a process boundary is defined here once: the HTTP
-//! API between client core and server (`api`), and the records both sides
-//! store (`records`). The crate has no I/O and no crypto, and compiles to
+//! API between client core and server (`api`), the records both sides
+//! store (`records`), and the rules a record's fields must follow
+//! (`validate`), which the server enforces and the client can check first. The crate has no I/O and no crypto, and compiles to
 //! wasm32 so the UI can use the same types.
 //!
 //! Data flows one way through each seam:
