@@ -1,239 +1,32 @@
 //! The client core end to end against the real `bench-server`, on loopback.
 //!
-//! The server binary is built by the test itself (`cargo build -p
-//! bench-server`, a no-op when up to date). TOTP codes come from `oathtool`, an
-//! implementation independent of the server's.
+//! The server, accounts, TOTP codes (from `oathtool`, an implementation
+//! independent of the server's) and the in-memory device keyring are the
+//! shared `bench_e2e` pieces. The server binary must be built first
+//! (`scripts/test.sh` builds every binary before testing).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bench_client::idle::SystemClock;
-use bench_client::keys::{KdfParams, SecretStore};
+use bench_client::keys::KdfParams;
 use bench_client::{Config, Core, CoreError};
+use bench_e2e::keyring::MemoryKeyring;
+use bench_e2e::server::{TestAccount, TestServer};
+use bench_e2e::totp;
 use bench_protocol::desktop::{AppState, DraftInput, NewClient, RecordSync, SyncStatus};
-use zeroize::Zeroizing;
 
 const CLIENT_NAME: &str = "Chebet Synthetic-Langat";
 const NOTE_TEXT: &str = "Discussed exam stress; breathing exercise went well.";
 const EDIT_A: &str = "Edited on the first laptop: homework set.";
 const EDIT_B: &str = "Edited on the second laptop offline: follow-up booked.";
 
-/// A device keyring kept in memory: the real one is tested in keyring.rs.
-#[derive(Default)]
-struct MemoryKeyring(Mutex<std::collections::HashMap<String, Vec<u8>>>);
-
-impl SecretStore for MemoryKeyring {
-    fn get(&self, account: &str) -> Result<Option<Zeroizing<Vec<u8>>>, CoreError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .get(account)
-            .cloned()
-            .map(Zeroizing::new))
-    }
-    fn set(&self, account: &str, secret: &[u8]) -> Result<(), CoreError> {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(account.into(), secret.to_vec());
-        Ok(())
-    }
-}
-
-/// The server binary, built (or brought up to date) once per test run so a
-/// stale binary from an older checkout is never tested against.
-fn server_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            // <target>/debug/deps/<test binary>
-            let profile_dir = exe.parent().unwrap().parent().unwrap();
-            let target_dir = profile_dir.parent().unwrap();
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "bench-server", "--target-dir"])
-                .arg(target_dir)
-                .current_dir(workspace)
-                .status()
-                .unwrap();
-            assert!(status.success(), "`cargo build -p bench-server` failed");
-            let path = profile_dir.join("bench-server");
-            assert!(
-                path.exists(),
-                "{} is missing after building it",
-                path.display()
-            );
-            path
-        })
-        .clone()
-}
-
-struct Server {
-    _dir: tempfile::TempDir,
-    data_dir: PathBuf,
-    url: String,
-    ca: PathBuf,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().join("server");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let out = Command::new(server_binary())
-            .args(["init", "--demo", "--data-dir"])
-            .arg(&data_dir)
-            .args(["--listen", &listen])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "init failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let client_json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(data_dir.join("client.json")).unwrap()).unwrap();
-        let url = client_json["server_url"].as_str().unwrap().to_string();
-        let ca = PathBuf::from(client_json["ca_cert_path"].as_str().unwrap());
-
-        let mut child = Command::new(server_binary())
-            .args(["serve", "--data-dir"])
-            .arg(&data_dir)
-            .args(["--listen", &listen])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(std::time::Instant::now() < deadline, "server did not start");
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "server exited at start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Server {
-            _dir: dir,
-            data_dir,
-            url,
-            ca,
-            child: Some(child),
-        }
-    }
-
-    /// Adds an account; returns (password, TOTP secret if enrolled now).
-    fn add_account(&self, username: &str, with_totp: bool) -> (String, Option<String>) {
-        let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
-        let mut cmd = Command::new(server_binary());
-        cmd.args(["user", "add", "--data-dir"])
-            .arg(&self.data_dir)
-            .args(["--username", username, "--display-name", "Dr Synthetic"])
-            .args(["--role", "solo_practitioner", "--password-stdin"]);
-        if with_totp {
-            cmd.arg("--with-totp");
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "user add failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let secret = with_totp.then(|| totp_secret_in(&String::from_utf8(out.stdout).unwrap()));
-        (password, secret)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn totp_secret_in(text: &str) -> String {
-    if let Some(start) = text.find("secret=") {
-        let rest = &text[start + 7..];
-        let end = rest
-            .find(|c: char| c == '&' || c.is_whitespace())
-            .unwrap_or(rest.len());
-        return rest[..end].to_string();
-    }
-    text.split_whitespace()
-        .rev()
-        .find(|t| {
-            t.len() >= 16
-                && t.chars()
-                    .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c))
-        })
-        .expect("a TOTP secret in the output")
-        .to_string()
-}
-
-/// The server takes each 30-second step once per account: wait for a step
-/// not used yet.
-struct Codes {
-    secret: String,
-    last_step: Option<u64>,
-}
-
-impl Codes {
-    fn fresh(&mut self) -> String {
-        let step = || {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-                / 30
-        };
-        while Some(step()) <= self.last_step {
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        let before = step();
-        let out = Command::new("oathtool")
-            .args(["--totp", "-b", &self.secret])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        self.last_step = Some(step().max(before));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-}
-
-fn device(server: &Server, data_dir: &Path) -> Core {
+fn device(server: &TestServer, data_dir: &Path) -> Core {
     let config = Config {
         server_url: server.url.clone(),
-        ca_cert_path: Some(server.ca.clone()),
+        ca_cert_path: Some(server.ca_pem.clone()),
         data_dir: data_dir.to_path_buf(),
         idle_timeout: Duration::from_secs(30 * 60),
         device_name: "test laptop".into(),
@@ -247,15 +40,19 @@ fn device(server: &Server, data_dir: &Path) -> Core {
     .unwrap()
 }
 
-async fn sign_in(core: &Core, username: &str, password: &str, codes: &mut Codes) {
-    let state = core.sign_in(username, password).await.unwrap();
+async fn sign_in(core: &Core, account: &mut TestAccount) {
+    let state = core
+        .sign_in(&account.username, &account.password)
+        .await
+        .unwrap();
     assert_eq!(
         state,
         AppState::AwaitingCode {
-            username: username.into()
+            username: account.username.clone()
         }
     );
-    let state = core.submit_code(&codes.fresh()).await.unwrap();
+    let code = account.codes.fresh_code(&account.totp_secret);
+    let state = core.submit_code(&code).await.unwrap();
     assert!(matches!(state, AppState::Unlocked { .. }), "{state:?}");
 }
 
@@ -291,17 +88,14 @@ fn capture_logs() -> Captured {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_sync_through_the_server_keep_both_sides_of_a_conflict_and_work_offline() {
     let logs = capture_logs();
-    let mut server = Server::start();
-    let (password, secret) = server.add_account("wanjiku", true);
-    let mut codes = Codes {
-        secret: secret.unwrap(),
-        last_step: None,
-    };
+    let mut server = TestServer::start_new();
+    let mut account = server.add_practitioner("wanjiku", "Dr Synthetic");
+    let password = account.password.clone();
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
     // Device A: first sign-in creates the vault; writes sync up.
     let a = device(&server, dirs.0.path());
-    sign_in(&a, "wanjiku", &password, &mut codes).await;
+    sign_in(&a, &mut account).await;
     assert_eq!(a.sync_status(), SyncStatus::Synced);
     let client = a
         .add_client(NewClient {
@@ -327,7 +121,7 @@ async fn two_devices_sync_through_the_server_keep_both_sides_of_a_conflict_and_w
 
     // Device B: its own vault, filled by pulling.
     let b = device(&server, dirs.1.path());
-    sign_in(&b, "wanjiku", &password, &mut codes).await;
+    sign_in(&b, &mut account).await;
     assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
     let on_b = b.open_client(client.id).unwrap();
     assert_eq!(on_b.client.full_name, CLIENT_NAME);
@@ -396,7 +190,7 @@ async fn two_devices_sync_through_the_server_keep_both_sides_of_a_conflict_and_w
         "homework",
         "follow-up",
         password.as_str(),
-        codes.secret.as_str(),
+        account.totp_secret.as_str(),
     ] {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
     }
@@ -405,8 +199,10 @@ async fn two_devices_sync_through_the_server_keep_both_sides_of_a_conflict_and_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_without_2fa_enrols_from_the_otpauth_uri_and_a_wrong_code_is_refused() {
     capture_logs();
-    let server = Server::start();
-    let (password, _) = server.add_account("otieno", false);
+    let server = TestServer::start_new();
+    let password = server
+        .add_account("otieno", "Dr Synthetic", "solo_practitioner", false)
+        .password;
     let dir = tempfile::tempdir().unwrap();
     let core = device(&server, dir.path());
 
@@ -426,11 +222,9 @@ async fn an_account_without_2fa_enrols_from_the_otpauth_uri_and_a_wrong_code_is_
         Err(CoreError::BadCredentials(_))
     ));
 
-    let mut codes = Codes {
-        secret: totp_secret_in(&otpauth_uri),
-        last_step: None,
-    };
-    let state = core.submit_code(&codes.fresh()).await.unwrap();
+    let mut codes = totp::CodeSource::default();
+    let code = codes.fresh_code(&totp::secret_from_output(&otpauth_uri));
+    let state = core.submit_code(&code).await.unwrap();
     assert!(matches!(state, AppState::Unlocked { .. }), "{state:?}");
 }
 
@@ -459,13 +253,14 @@ impl bench_client::idle::Clock for WrongClock {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync_status() {
     capture_logs();
-    let server = Server::start();
-    let (password, secret) = server.add_account("kamau", true);
+    let server = TestServer::start_new();
+    let mut account = server.add_practitioner("kamau", "Dr Synthetic");
+    let password = account.password.clone();
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(WrongClock::default());
     let config = Config {
         server_url: server.url.clone(),
-        ca_cert_path: Some(server.ca.clone()),
+        ca_cert_path: Some(server.ca_pem.clone()),
         data_dir: dir.path().to_path_buf(),
         idle_timeout: Duration::from_secs(30 * 60),
         device_name: "test laptop".into(),
@@ -495,11 +290,7 @@ async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync
 
     // Within five minutes: sign-in works.
     clock.set_off_by(4 * 60);
-    let mut codes = Codes {
-        secret: secret.unwrap(),
-        last_step: None,
-    };
-    sign_in(&core, "kamau", &password, &mut codes).await;
+    sign_in(&core, &mut account).await;
     assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
 
     // The clock is changed while signed in (forward, less than the idle
