@@ -25,6 +25,8 @@ cargo build --workspace --exclude bench-ui --bins --locked
 
 step "unit and integration tests"
 cargo test --workspace --exclude bench-ui --locked
+# The UI's reducer and helpers are plain Rust: their tests run natively.
+cargo test -p bench-ui --locked
 
 step "tests that need the real Secret Service and a display"
 # These are #[ignore]d in a plain `cargo test` because they need
