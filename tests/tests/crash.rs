@@ -52,6 +52,16 @@ fn start(dir: &std::path::Path, env: &[(&str, String)], args: &[&str]) -> Worker
     Worker { child, lines }
 }
 
+/// Notes an `ACK <id> <rev>` line: that save returned, so it must survive.
+fn record_ack(line: &str, acked: &mut BTreeMap<Uuid, u32>) {
+    if let Some(rest) = line.strip_prefix("ACK ") {
+        let (id, rev) = rest.split_once(' ').unwrap();
+        let rev: u32 = rev.parse().unwrap();
+        let entry = acked.entry(id.parse().unwrap()).or_insert(rev);
+        *entry = (*entry).max(rev);
+    }
+}
+
 impl Worker {
     /// The next line, or `None` once the process closed its output.
     fn line(&self, timeout: Duration) -> Option<String> {
@@ -126,9 +136,28 @@ async fn two_hundred_kills_during_save_and_sync_lose_no_acknowledged_note() {
             );
         }
 
-        // Let it work a random while, then pull the plug.
-        let delay = Duration::from_millis(rng.gen_range(5..250));
-        std::thread::sleep(delay);
+        // Pull the plug in the phase the seed picks: a short random moment
+        // after the worker says it started a sync, or after it acknowledged
+        // a save (the next save is then under way). Waiting for the worker's
+        // own words rather than a wall-clock delay keeps both phases covered
+        // however loaded the machine is.
+        // Saves are short and often followed straight by a sync, so they
+        // get the larger share of the aim.
+        let phase = if rng.gen_bool(1.0 / 3.0) {
+            "SYNCING"
+        } else {
+            "ACK "
+        };
+        let mut last = loop {
+            let line = worker
+                .line(Duration::from_secs(60))
+                .expect("crash-worker ended by itself before the kill");
+            record_ack(&line, &mut acked);
+            if line.starts_with(phase) {
+                break line;
+            }
+        };
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..20)));
         worker.child.kill().unwrap();
         let status = worker.child.wait().unwrap();
         assert_eq!(
@@ -136,14 +165,8 @@ async fn two_hundred_kills_during_save_and_sync_lose_no_acknowledged_note() {
             Some(9),
             "crash-worker ended by itself before the kill ({status})"
         );
-        let mut last = String::new();
         while let Some(line) = worker.line(Duration::from_secs(10)) {
-            if let Some(rest) = line.strip_prefix("ACK ") {
-                let (id, rev) = rest.split_once(' ').unwrap();
-                let rev: u32 = rev.parse().unwrap();
-                let entry = acked.entry(id.parse().unwrap()).or_insert(rev);
-                *entry = (*entry).max(rev);
-            }
+            record_ack(&line, &mut acked);
             last = line;
         }
         if last == "SYNCING" {
