@@ -30,7 +30,10 @@ const COMMANDS: &[&str] = &[
 
 fn main() {
     // generate_context! embeds ui/dist into the binary at compile time.
-    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/dist/index.html");
+    // Read at run time, not with env!(): the compiled build script may be
+    // reused from a shared target directory by a checkout in another folder.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let ui = Path::new(&root).join("ui/dist/index.html");
     println!("cargo:rerun-if-changed={}", ui.display());
     if !ui.is_file() {
         eprintln!(
