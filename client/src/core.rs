@@ -665,6 +665,7 @@ impl Core {
                 for change in &page.changes {
                     vault.apply_pulled(change)?;
                 }
+                vault.forget(&page.removed)?;
                 vault.set_pull_cursor(next)
             })?;
             tracing::info!(

@@ -628,6 +628,38 @@ impl Vault {
         Ok(())
     }
 
+    /// Deletes records the practitioner may no longer see (a share or a
+    /// supervision that ended): each id may be a client, whose notes go with
+    /// it, or a note. Their outbox entries and conflict copies go too: there
+    /// is nobody left on this device to send them for.
+    pub fn forget(&mut self, ids: &[Uuid]) -> Result<(), CoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            let id = id.to_string();
+            let mut gone: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT id FROM notes WHERE client_id = ?1")?;
+                let rows = stmt.query_map([&id], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            gone.push(id.clone());
+            for record in &gone {
+                tx.execute("DELETE FROM outbox WHERE record_id = ?1", [record])?;
+                tx.execute("DELETE FROM conflicts WHERE record_id = ?1", [record])?;
+                tx.execute("DELETE FROM notes WHERE id = ?1", [record])?;
+            }
+            tx.execute("DELETE FROM clients WHERE id = ?1", [&id])?;
+        }
+        tx.commit()?;
+        tracing::info!(
+            records = ids.len(),
+            "records no longer visible removed from this device"
+        );
+        Ok(())
+    }
+
     /// Every record's id with the server version this device holds
     /// (`None`: never accepted by the server yet), clients and notes alike.
     /// No clinical field is opened.
@@ -958,6 +990,18 @@ mod tests {
         assert_eq!(vault.client(c.id).unwrap().unwrap().client, c);
         assert_eq!(vault.note(n.id).unwrap().unwrap().note, n);
         assert_eq!(vault.counts().unwrap(), (2, 0));
+    }
+
+    #[test]
+    fn a_client_no_longer_visible_leaves_with_its_notes_outbox_and_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, c, n) = filled_vault(dir.path());
+
+        vault.forget(&[c.id]).unwrap();
+
+        assert!(vault.client(c.id).unwrap().is_none());
+        assert!(vault.note(n.id).unwrap().is_none());
+        assert_eq!(vault.counts().unwrap(), (0, 0));
     }
 
     #[test]

@@ -137,7 +137,8 @@ impl Api {
         self.get_json(&routes::client(id)).await
     }
 
-    async fn post_json<T: serde::de::DeserializeOwned>(
+    /// `POST` a JSON body to `path`; panics unless the answer is a success.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &impl serde::Serialize,
@@ -150,10 +151,12 @@ impl Api {
         let status = resp.status();
         let text = resp.text().await.unwrap();
         assert!(status.is_success(), "POST {path} answered {status}: {text}");
-        serde_json::from_str(&text).unwrap()
+        // An answer without a body reads as JSON `null`, i.e. `()`.
+        serde_json::from_str(if text.is_empty() { "null" } else { &text }).unwrap()
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+    /// `GET` `path`; panics unless the answer is a success.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);

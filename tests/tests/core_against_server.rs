@@ -319,3 +319,90 @@ async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync
     );
     assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the_share_ends() {
+    use bench_e2e::api::Api;
+    use bench_protocol::api::{routes, Change, NewShare, PushRequest, PushResponse, Share};
+    use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
+
+    let server = TestServer::start_new();
+    let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
+    let mut colleague = server.add_account(
+        "colleague",
+        "Dr Colleague Synthetic",
+        "clinic_practitioner",
+        true,
+    );
+
+    // The owner's client and note reach the server from their own device.
+    let mut owner_api = Api::new(&server);
+    owner_api.sign_in(&mut owner).await;
+    let client = ClientRecord {
+        id: uuid::Uuid::new_v4(),
+        full_name: CLIENT_NAME.into(),
+        date_of_birth: None,
+        contact: None,
+        created_at: "2026-03-01T09:00:00Z".into(),
+    };
+    let note = SessionNote {
+        id: uuid::Uuid::new_v4(),
+        client_id: client.id,
+        session_date: "2026-03-01".into(),
+        body: NOTE_TEXT.into(),
+        status: NoteStatus::Draft,
+        created_at: "2026-03-01T10:00:00Z".into(),
+        updated_at: "2026-03-01T10:00:00Z".into(),
+        signed_at: None,
+    };
+    let changes = [Record::Client(client.clone()), Record::Note(note.clone())]
+        .into_iter()
+        .map(|record| Change {
+            change_id: uuid::Uuid::new_v4(),
+            base_version: None,
+            record,
+        })
+        .collect();
+    let pushed: PushResponse = owner_api
+        .post_json(routes::SYNC_PUSH, &PushRequest { changes })
+        .await;
+    assert_eq!(pushed.results.len(), 2);
+
+    // The colleague's device: nothing of the owner's yet.
+    let dir = tempfile::tempdir().unwrap();
+    let b = device(&server, dir.path());
+    sign_in(&b, &mut colleague).await;
+    let AppState::Unlocked { practitioner } = b.state() else {
+        panic!("colleague signed in");
+    };
+    b.sync_now().await.unwrap();
+    assert!(b.list_clients("").unwrap().is_empty());
+
+    // Shared with consent: the client and the note arrive at the next sync.
+    let share: Share = owner_api
+        .post_json(
+            routes::SHARES,
+            &NewShare {
+                client_id: client.id,
+                grantee_id: practitioner.id,
+                consent_reference: "consent form 17".into(),
+            },
+        )
+        .await;
+    b.sync_now().await.unwrap();
+    let view = b.open_client(client.id).unwrap();
+    assert_eq!(view.client.full_name, CLIENT_NAME);
+    assert_eq!(view.notes.len(), 1);
+    assert_eq!(view.notes[0].note.body, NOTE_TEXT);
+
+    // The share ends: at the next sync the record leaves the device.
+    let () = owner_api
+        .post_json(&routes::share_revoke(share.id), &serde_json::json!({}))
+        .await;
+    b.sync_now().await.unwrap();
+    assert!(b.list_clients("").unwrap().is_empty());
+    assert!(matches!(
+        b.open_client(client.id),
+        Err(CoreError::NotFound(_))
+    ));
+}
