@@ -332,15 +332,7 @@ impl NameKey {
     /// stops old tags correlating with new ones.
     pub fn load_or_create(path: &std::path::Path) -> Result<NameKey, ServerError> {
         if path.exists() {
-            let bytes = zeroize::Zeroizing::new(crate::files::read(path)?);
-            let key: [u8; 32] =
-                bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| ServerError::BadKeyFile {
-                        path: path.to_owned(),
-                    })?;
-            return Ok(NameKey(zeroize::Zeroizing::new(key)));
+            return Ok(NameKey(crate::files::read_key32(path)?));
         }
         let key = NameKey::random();
         crate::files::write_private(path, key.0.as_ref())?;

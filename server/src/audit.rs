@@ -361,14 +361,7 @@ impl CheckpointKey {
     // the log it protects (see the module doc).
     pub fn load_or_create(path: &Path) -> Result<CheckpointKey, ServerError> {
         if path.exists() {
-            let bytes = Zeroizing::new(crate::files::read(path)?);
-            let seed: [u8; 32] =
-                bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| ServerError::BadKeyFile {
-                        path: path.to_owned(),
-                    })?;
+            let seed = crate::files::read_key32(path)?;
             return Ok(CheckpointKey {
                 key: SigningKey::from_bytes(&seed),
             });

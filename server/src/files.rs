@@ -133,7 +133,20 @@ pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
     })
 }
 
-/// Reads a whole file.
+/// Reads a file that must hold exactly one 256-bit key; anything else is a
+/// `BadKeyFile`. The bytes are wiped from memory when dropped.
+pub fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, ServerError> {
+    let bytes = zeroize::Zeroizing::new(read(path)?);
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| ServerError::BadKeyFile {
+            path: path.to_owned(),
+        })?;
+    Ok(zeroize::Zeroizing::new(key))
+}
+
+/// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>, ServerError> {
     std::fs::read(path).map_err(|source| ServerError::Read {
         path: path.to_owned(),

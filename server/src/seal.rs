@@ -60,17 +60,8 @@ impl SealingKey {
 
     /// Loads the key file.
     pub fn load(path: &Path) -> Result<SealingKey, ServerError> {
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| ServerError::Read {
-            path: path.to_owned(),
-            source,
-        })?);
-        let key: &[u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| ServerError::BadKeyFile {
-                path: path.to_owned(),
-            })?;
-        Ok(SealingKey::from_bytes(key))
+        let key = files::read_key32(path)?;
+        Ok(SealingKey::from_bytes(&key))
     }
 
     fn from_bytes(key: &[u8; 32]) -> SealingKey {
