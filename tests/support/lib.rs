@@ -11,6 +11,7 @@ pub mod api;
 pub mod driver;
 pub mod faultproxy;
 pub mod keyring;
+pub mod logs;
 pub mod server;
 pub mod totp;
 pub mod webdriver;

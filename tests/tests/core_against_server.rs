@@ -5,15 +5,15 @@
 //! shared `bench_e2e` pieces. The server binary must be built first
 //! (`scripts/test.sh` builds every binary before testing).
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bench_client::idle::SystemClock;
 use bench_client::keys::KdfParams;
 use bench_client::{Config, Core, CoreError};
 use bench_e2e::keyring::MemoryKeyring;
+use bench_e2e::logs::{self, Captured};
 use bench_e2e::server::{TestAccount, TestServer};
 use bench_e2e::totp;
 use bench_protocol::desktop::{AppState, DraftInput, NewClient, RecordSync, SyncStatus};
@@ -56,33 +56,8 @@ async fn sign_in(core: &Core, account: &mut TestAccount) {
     assert!(matches!(state, AppState::Unlocked { .. }), "{state:?}");
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn capture_logs() -> Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
-    CAPTURED
-        .get_or_init(|| {
-            let captured = Captured::default();
-            let writer = captured.clone();
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .init();
-            captured
-        })
-        .clone()
+    logs::capture(tracing::Level::TRACE)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +157,7 @@ async fn two_devices_sync_through_the_server_keep_both_sides_of_a_conflict_and_w
         .iter()
         .any(|n| n.note.id == new_note.note.id));
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("change synced"), "the cycle was logged");
     for secret in [
         "Chebet",

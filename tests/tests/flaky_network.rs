@@ -6,8 +6,7 @@
 //! same text and versions everywhere, no conflict made up by a retry.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bench_client::idle::SystemClock;
@@ -16,6 +15,7 @@ use bench_client::{Config, Core};
 use bench_e2e::api::Api;
 use bench_e2e::faultproxy::{FaultMix, FaultProxy};
 use bench_e2e::keyring::MemoryKeyring;
+use bench_e2e::logs::{self, Captured};
 use bench_e2e::server::{TestAccount, TestServer};
 use bench_e2e::totp;
 use bench_protocol::desktop::{AppState, DraftInput, NewClient, RecordSync, SyncStatus};
@@ -65,30 +65,8 @@ async fn sign_in(core: &Core, account: &TestAccount, code: String) {
     assert!(matches!(state, AppState::Unlocked { .. }), "{state:?}");
 }
 
-/// The client core's logs, kept to count replays and to check that no
-/// note text leaks into them.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn capture_logs() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
-    captured
+    logs::capture(tracing::Level::INFO)
 }
 
 /// One device's view of every note: id → (body, status, server version).
@@ -314,7 +292,7 @@ async fn a_thousand_cut_connections_lose_no_note_and_duplicate_none() {
     }
 
     {
-        let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let logs = logs.text();
         let rejected: Vec<&str> = logs.lines().filter(|l| l.contains("rejected")).collect();
         assert!(
             rejected.is_empty(),
@@ -348,7 +326,7 @@ async fn a_thousand_cut_connections_lose_no_note_and_duplicate_none() {
     );
     assert!(on_server == on_a, "device A differs from the server");
     assert!(on_server == on_b, "device B differs from the server");
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     let replayed = logs.matches("replayed=true").count();
     assert!(
         replayed > 50,
