@@ -199,6 +199,27 @@ pub fn path_component(raw: &str) -> String {
     out
 }
 
+/// Creates `dir` and any missing parents readable by this user only
+/// (`0700` on Unix), and tightens `dir` itself if it already existed.
+///
+/// The vault's contents are encrypted, but its path names the server and
+/// the practitioner, and nobody else on a shared computer needs to list it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
 /// This installation's id: random, made once, kept in the data folder.
 pub fn device_id(data_dir: &Path) -> Result<Uuid, CoreError> {
     let path = data_dir.join("device-id");
@@ -208,7 +229,7 @@ pub fn device_id(data_dir: &Path) -> Result<Uuid, CoreError> {
         }
     }
     let id = Uuid::new_v4();
-    std::fs::create_dir_all(data_dir)
+    create_private_dir(data_dir)
         .and_then(|()| std::fs::write(&path, id.to_string()))
         .map_err(|err| {
             CoreError::Other(format!(
@@ -232,6 +253,24 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::load_with(&|name| map.get(name).cloned())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_folders_are_private_to_the_user_even_when_they_existed() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+        let vault_dir = root.path().join("client/clinic.example/amina");
+        create_private_dir(&vault_dir).unwrap();
+        assert_eq!(mode(&vault_dir), 0o700);
+        assert_eq!(mode(&root.path().join("client")), 0o700);
+
+        // A folder left world-readable by an older version is tightened.
+        std::fs::set_permissions(&vault_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&vault_dir).unwrap();
+        assert_eq!(mode(&vault_dir), 0o700);
     }
 
     #[test]

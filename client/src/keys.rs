@@ -55,6 +55,10 @@ pub trait SecretStore: Send + Sync {
     fn get(&self, account: &str) -> Result<Option<Zeroizing<Vec<u8>>>, CoreError>;
     /// Stores `secret` for `account`, replacing any previous one.
     fn set(&self, account: &str, secret: &[u8]) -> Result<(), CoreError>;
+    /// Deletes the secret stored for `account`; no entry is not an error.
+    /// Used when the clinic revokes the device: without the secret, the
+    /// wrapped keys (and so the vault) cannot be opened again.
+    fn delete(&self, account: &str) -> Result<(), CoreError>;
 }
 
 /// The operating system's keyring: the Secret Service (GNOME Keyring,
@@ -88,6 +92,13 @@ impl SecretStore for OsKeyring {
         Self::entry(account)?
             .set_secret(secret)
             .map_err(keyring_error)
+    }
+
+    fn delete(&self, account: &str) -> Result<(), CoreError> {
+        match Self::entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(keyring_error(err)),
+        }
     }
 }
 
@@ -399,7 +410,7 @@ fn write_header(path: &Path, header: &KeyHeader) -> Result<(), CoreError> {
         ))
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::config::create_private_dir(dir).map_err(fail)?;
     }
     let json = serde_json::to_vec_pretty(header).expect("the key header always serialises");
     let tmp = path.with_extension("json.tmp");
@@ -453,6 +464,14 @@ pub(crate) mod memory {
                 .lock()
                 .unwrap()
                 .insert(account.into(), secret.to_vec());
+            Ok(())
+        }
+
+        fn delete(&self, account: &str) -> Result<(), CoreError> {
+            if self.unavailable {
+                return Err(CoreError::Keyring("test store unavailable".into()));
+            }
+            self.secrets.lock().unwrap().remove(account);
             Ok(())
         }
     }
