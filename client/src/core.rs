@@ -20,11 +20,15 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bench_protocol::api::{LoginRequest, LoginResponse, Practitioner, TotpRequest, MAX_NOTE_BYTES};
-use bench_protocol::desktop::{
-    AppState, ClientListItem, ClientView, DraftInput, NewClient, NoteView, SyncStatus,
+use bench_protocol::api::{
+    LoginRequest, LoginResponse, Practitioner, TotpRequest, MAX_DEVICE_AUDIT_ENTRIES,
+    MAX_NOTE_BYTES,
 };
-use bench_protocol::{ClientRecord, NoteStatus, SessionNote};
+use bench_protocol::desktop::{
+    AppState, ClientListItem, ClientView, DraftInput, NewClient, NoteView, RecordSync, Resolution,
+    Resolved, SyncStatus,
+};
+use bench_protocol::{ClientRecord, NoteAmendment, NoteStatus, RecordKind, SessionNote};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -67,6 +71,11 @@ struct Inner {
     contact: Contact,
     pending: u32,
     conflicts: u32,
+    /// Records the server refused.
+    rejected: u32,
+    /// Why the app signed out by itself (the device was revoked), for the
+    /// sign-in screen; cleared by the next sign-in attempt or sign-out.
+    notice: Option<String>,
     /// Bumped whenever the vault is opened or closed.
     generation: u64,
     syncing: bool,
@@ -151,6 +160,8 @@ impl Core {
                 contact: Contact::Unknown,
                 pending: 0,
                 conflicts: 0,
+                rejected: 0,
+                notice: None,
                 generation: 0,
                 syncing: false,
                 next_sync: None,
@@ -181,6 +192,7 @@ impl Core {
             device_id: self.device_id,
             device_name: self.config.device_name.clone(),
         };
+        self.inner().notice = None;
         let answer = self.api()?.login(&request).await;
         drop(Zeroizing::new(request.password));
         // Whatever the server said, its Date says whether our clock is
@@ -193,7 +205,11 @@ impl Core {
         // certificate fails (CoreError::ClockOff from TLS) stops sign-in
         // rather than falling back to the vault, since notes written then
         // would carry wrong times. Fix: a trusted time source on the LAN.
-        if !matches!(answer, Err(CoreError::Offline(_))) {
+        // A revoked device is wiped whatever its clock says.
+        if !matches!(
+            answer,
+            Err(CoreError::Offline(_) | CoreError::DeviceRevoked(_))
+        ) {
             if let Some(minutes) = self.clock_skew() {
                 tracing::warn!(minutes, "this computer's clock is far from the server's");
                 return Err(CoreError::ClockOff(api_sync::clock_off_message(minutes)));
@@ -222,6 +238,9 @@ impl Core {
                 Ok(self.app_state(&inner))
             }
             Err(CoreError::Offline(_)) => self.sign_in_offline(username, password).await,
+            Err(CoreError::DeviceRevoked(message)) => {
+                Err(self.wipe_revoked_device(&username, message))
+            }
             Err(err) => Err(err),
         }
     }
@@ -289,7 +308,13 @@ impl Core {
             )
         };
 
-        let session_info = self.api()?.submit_code(&request, enrol).await?;
+        let session_info = match self.api()?.submit_code(&request, enrol).await {
+            Ok(info) => info,
+            Err(CoreError::DeviceRevoked(message)) => {
+                return Err(self.wipe_revoked_device(&username, message))
+            }
+            Err(err) => return Err(err),
+        };
         let token = Zeroizing::new(session_info.token.clone());
         drop(Zeroizing::new(session_info.token));
 
@@ -374,6 +399,7 @@ impl Core {
             };
             inner.generation += 1;
             inner.contact = Contact::Unknown;
+            inner.notice = None;
             token
         };
         tracing::info!("signed out");
@@ -418,16 +444,31 @@ impl Core {
         let query = query.trim().to_lowercase();
         self.with_vault(|vault| {
             let counts = vault.note_counts()?;
-            let mut items: Vec<ClientListItem> = vault
-                .clients()?
-                .into_iter()
-                .filter(|c| query.is_empty() || c.client.full_name.to_lowercase().contains(&query))
-                .map(|c| ClientListItem {
-                    note_count: counts.get(&c.client.id).copied().unwrap_or(0),
+            let trouble = vault.notes_in_trouble()?;
+            let mut items = Vec::new();
+            for c in vault.clients()? {
+                if !(query.is_empty() || c.client.full_name.to_lowercase().contains(&query)) {
+                    continue;
+                }
+                let id = c.client.id;
+                let (notes_in_conflict, notes_rejected) =
+                    trouble.get(&id).copied().unwrap_or((0, 0));
+                items.push(ClientListItem {
+                    note_count: counts.get(&id).copied().unwrap_or(0),
+                    reject_reason: match c.sync {
+                        RecordSync::Rejected => vault.reject_reason(RecordKind::Client, id)?,
+                        _ => None,
+                    },
+                    conflict: match c.sync {
+                        RecordSync::Conflict => vault.client_conflict(id)?,
+                        _ => None,
+                    },
+                    notes_in_conflict,
+                    notes_rejected,
                     client: c.client,
                     sync: c.sync,
-                })
-                .collect();
+                });
+            }
             items.sort_by_key(|i| i.client.full_name.to_lowercase());
             Ok(items)
         })
@@ -484,14 +525,7 @@ impl Core {
     /// Saves a draft note (new or existing).
     pub fn save_draft(&self, draft: DraftInput) -> Result<NoteView, CoreError> {
         check_date(&draft.session_date, "session date")?;
-        if draft.body.len() > MAX_NOTE_BYTES {
-            return Err(CoreError::Invalid(format!(
-                "This note is too long to save ({} MB); the limit is {} MB. Split it into \
-                 two notes.",
-                draft.body.len().div_ceil(1024 * 1024),
-                MAX_NOTE_BYTES / (1024 * 1024)
-            )));
-        }
+        check_note_size(&draft.body)?;
         let now = self.now_rfc3339();
         self.with_vault(|vault| {
             vault
@@ -549,6 +583,72 @@ impl Core {
         })
     }
 
+    /// Appends a correction to a signed note; syncs later. The note itself
+    /// stays exactly as signed, and the amendment is final once saved (a
+    /// further correction is another amendment). Works offline.
+    // Limitation: the vault does not record who owns a note, so an
+    // amendment to a note shared with or supervised by this practitioner
+    // is saved here and then refused by the server (only a note's author
+    // may amend it); it stays on this device marked as refused. Fix: keep
+    // each record's owner id from the pull and refuse here first.
+    pub fn add_amendment(&self, note_id: Uuid, body: String) -> Result<NoteView, CoreError> {
+        if body.trim().is_empty() {
+            return Err(CoreError::Invalid(
+                "Write the correction before saving the amendment.".into(),
+            ));
+        }
+        if body.len() > MAX_NOTE_BYTES {
+            return Err(CoreError::Invalid(format!(
+                "This amendment is too long to save ({} MB); the limit is {} MB. Split it into \
+                 two amendments.",
+                body.len().div_ceil(1024 * 1024),
+                MAX_NOTE_BYTES / (1024 * 1024)
+            )));
+        }
+        let now = self.now_rfc3339();
+        self.with_vault(|vault| {
+            let note = vault.note(note_id)?.ok_or_else(note_not_found)?.note;
+            if note.status != NoteStatus::Signed {
+                return Err(CoreError::Invalid(
+                    "Only a signed note takes amendments; edit the draft instead.".into(),
+                ));
+            }
+            let amendment = NoteAmendment {
+                id: Uuid::new_v4(),
+                note_id,
+                client_id: note.client_id,
+                body,
+                created_at: now,
+            };
+            vault.add_amendment(&amendment)?;
+            vault.note_view(note_id)?.ok_or_else(note_not_found)
+        })
+    }
+
+    /// Settles a record in conflict (a client or a session note) the way
+    /// the practitioner chose: keep this device's version, keep the other
+    /// device's, or (notes) keep a combined text. The choice syncs at the
+    /// next sync; see [`Vault::resolve_conflict`] for what happens when a
+    /// version is signed.
+    pub fn resolve_conflict(
+        &self,
+        record_id: Uuid,
+        resolution: Resolution,
+    ) -> Result<Resolved, CoreError> {
+        if let Resolution::Merged { body } = &resolution {
+            check_note_size(body)?;
+            if body.trim().is_empty() {
+                return Err(CoreError::Invalid(
+                    "The combined version is empty. Write the text to keep, or keep one of \
+                     the two versions."
+                        .into(),
+                ));
+            }
+        }
+        let now = self.now_rfc3339();
+        self.with_vault(|vault| vault.resolve_conflict(record_id, &resolution, &now))
+    }
+
     /// Pushes the outbox and pulls changes now, then schedules the next
     /// background sync: [`SYNC_INTERVAL`] after a success, a growing,
     /// jittered wait ([`Backoff`]) after each failure in a row.
@@ -603,7 +703,7 @@ impl Core {
         let api = self.api()?.clone();
 
         // Step 1: gather, under the lock.
-        let (token, changes, cursor, generation) = {
+        let (token, changes, audit, cursor, generation) = {
             let mut inner = self.inner();
             self.lock_if_idle(&mut inner);
             if inner.syncing {
@@ -613,15 +713,24 @@ impl Core {
             let Phase::Unlocked { session, vault, .. } = &mut inner.phase else {
                 return Err(CoreError::Locked);
             };
+            if admin::keeps_no_records(session.practitioner.role) {
+                // The clinic admin and operations keep no clinical records
+                // here (the server would refuse them any): nothing to sync.
+                return Ok(self.status_of(&inner));
+            }
             let token = session.token.clone();
             let gathered = match &token {
-                Some(_) => Some((vault.take_changes(usize::MAX >> 1)?, vault.pull_cursor()?)),
+                Some(_) => Some((
+                    vault.take_changes(usize::MAX >> 1)?,
+                    vault.waiting_audit(MAX_DEVICE_AUDIT_ENTRIES)?,
+                    vault.pull_cursor()?,
+                )),
                 None => None,
             };
             inner.syncing = true;
             match gathered {
-                Some((changes, cursor)) => (token, changes, cursor, generation),
-                None => (None, Vec::new(), 0, generation),
+                Some((changes, audit, cursor)) => (token, changes, audit, cursor, generation),
+                None => (None, Vec::new(), Vec::new(), 0, generation),
             }
         };
         let _syncing = SyncingFlag(self);
@@ -638,33 +747,62 @@ impl Core {
         };
 
         // Step 2: push, lock released.
+        // The device's audit entries ride on the push; they are deleted
+        // only once the server's answer counts every one as stored, so a
+        // lost answer means they go again (and are stored once).
         let pushed = changes.len();
-        let (results, push_error) = api.push(&token, changes).await;
+        let audit_ids: Vec<Uuid> = audit.iter().map(|e| e.entry_id).collect();
+        let outcome = api.push_with_audit(&token, changes, audit).await;
+        let results = outcome.results;
         self.apply_to_vault(generation, |vault| {
             for result in &results {
                 vault.apply_outcome(result.change_id, &result.outcome)?;
             }
+            if outcome.audit_stored {
+                vault.audit_acknowledged(&audit_ids)?;
+            }
             Ok(())
         })?;
-        tracing::info!(pushed, answered = results.len(), "push finished");
-        if let Some(err) = push_error {
+        tracing::info!(
+            pushed,
+            answered = results.len(),
+            audit_entries = audit_ids.len(),
+            audit_stored = outcome.audit_stored,
+            "push finished"
+        );
+        if let Some(err) = outcome.error {
             return self.sync_failed(err);
         }
 
-        // Step 3: pull page by page; each page is applied before the next is
-        // asked for, so the cursor on disk never runs ahead of the data.
+        // Step 3: pull page by page; each page is applied before the cursor
+        // on disk moves past it, so the cursor never runs ahead of the data.
+        // The next page is already asked for while this one is applied
+        // (`PrefetchedPage`): on a slow link that keeps the line busy instead
+        // of idle for a round trip per page. Asking early is only a read:
+        // if applying fails, the early answer is dropped and the next sync
+        // asks again from the cursor on disk.
         let mut cursor = cursor;
+        let mut fetching = PrefetchedPage::start(&api, &token, cursor);
         loop {
-            let page = match api.pull_page(&token, cursor).await {
+            let page = match fetching.take().await {
                 Ok(page) => page,
                 Err(err) => return self.sync_failed(err),
             };
             let next = page.next_cursor.max(cursor);
             let advanced = next > cursor;
+            if page.more && advanced {
+                fetching = PrefetchedPage::start(&api, &token, next);
+            }
             self.apply_to_vault(generation, |vault| {
                 for change in &page.changes {
                     vault.apply_pulled(change)?;
                 }
+                // A record removed here may still hold edits the server
+                // refused in the push above (a client transferred away):
+                // they go with it, since the practitioner may no longer
+                // keep a copy. Limitation: the text of such edits is then
+                // kept nowhere; conflict copies on the server for the new
+                // owner would fix that.
                 vault.forget(&page.removed)?;
                 vault.set_pull_cursor(next)
             })?;
@@ -843,6 +981,18 @@ impl Core {
     }
 
     fn sync_failed(&self, err: CoreError) -> Result<SyncStatus, CoreError> {
+        if let CoreError::DeviceRevoked(message) = err {
+            let username = match &self.inner().phase {
+                Phase::Unlocked { session, .. } | Phase::Locked { session } => {
+                    Some(session.username.clone())
+                }
+                _ => None,
+            };
+            return Err(match username {
+                Some(username) => self.wipe_revoked_device(&username, message),
+                None => CoreError::DeviceRevoked(message),
+            });
+        }
         let mut inner = self.inner();
         match err {
             CoreError::Offline(_) => inner.contact = Contact::Offline,
@@ -868,6 +1018,10 @@ impl Core {
                 }
                 Err(err) => tracing::warn!(error = %err, "could not count the outbox"),
             }
+            match vault.rejected_count() {
+                Ok(rejected) => inner.rejected = rejected,
+                Err(err) => tracing::warn!(error = %err, "could not count refused records"),
+            }
         }
     }
 
@@ -880,6 +1034,10 @@ impl Core {
             };
         }
         match inner.contact {
+            Contact::Ok if inner.rejected > 0 => SyncStatus::Rejected {
+                rejected: inner.rejected,
+                pending,
+            },
             Contact::Ok if pending == 0 => SyncStatus::Synced,
             Contact::Ok | Contact::Unknown => SyncStatus::Waiting { pending },
             Contact::Offline => SyncStatus::Offline { pending },
@@ -892,6 +1050,7 @@ impl Core {
         match &inner.phase {
             Phase::SignedOut => AppState::SignedOut {
                 server: self.config.server_url.clone(),
+                notice: inner.notice.clone(),
             },
             Phase::AwaitingCode {
                 username,
@@ -914,6 +1073,44 @@ impl Core {
             Phase::Unlocked { session, .. } => AppState::Unlocked {
                 practitioner: session.practitioner.clone(),
             },
+        }
+    }
+}
+
+/// A pull page asked for on its own task, so the request travels while
+/// the previous page is written to the vault. Dropping it cancels the
+/// request (a sync that fails part way leaves nothing running).
+struct PrefetchedPage(Option<tokio::task::JoinHandle<Result<PageAnswer, CoreError>>>);
+
+type PageAnswer = bench_protocol::api::PullResponse;
+
+impl PrefetchedPage {
+    /// Starts asking for the page after `cursor`.
+    fn start(api: &ApiClient, token: &str, cursor: i64) -> PrefetchedPage {
+        let (api, token) = (api.clone(), token.to_string());
+        PrefetchedPage(Some(tokio::spawn(async move {
+            api.pull_page(&token, cursor).await
+        })))
+    }
+
+    /// Waits for the page.
+    async fn take(&mut self) -> Result<PageAnswer, CoreError> {
+        let task = self
+            .0
+            .take()
+            .expect("a page is asked for before it is taken");
+        task.await.unwrap_or_else(|_| {
+            Err(CoreError::Other(
+                "Sync stopped unexpectedly; it will be tried again.".into(),
+            ))
+        })
+    }
+}
+
+impl Drop for PrefetchedPage {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
         }
     }
 }
@@ -982,6 +1179,19 @@ fn check_date(value: &str, what: &str) -> Result<(), CoreError> {
     })
 }
 
+/// Refuses a note body over the server's limit, saying the limit.
+fn check_note_size(body: &str) -> Result<(), CoreError> {
+    if body.len() > MAX_NOTE_BYTES {
+        return Err(CoreError::Invalid(format!(
+            "This note is too long to save ({} MB); the limit is {} MB. Split it into \
+             two notes.",
+            body.len().div_ceil(1024 * 1024),
+            MAX_NOTE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
 fn client_not_found() -> CoreError {
     CoreError::NotFound("That client is not on this device. Sync, then try again.".into())
 }
@@ -991,8 +1201,12 @@ fn note_not_found() -> CoreError {
 }
 
 fn signed_read_only() -> CoreError {
-    CoreError::Invalid("Signed notes are read-only. Write a new note to add to the record.".into())
+    CoreError::Invalid("Signed notes are read-only. To correct one, add an amendment to it.".into())
 }
+
+mod admin;
+mod devices;
+mod revoked;
 
 #[cfg(test)]
 mod tests;

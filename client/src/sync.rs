@@ -25,8 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bench_protocol::api::{
-    routes, ApiError, Change, ChangeResult, ErrorCode, LoginRequest, LoginResponse, PullResponse,
-    PushRequest, PushResponse, ServerChange, SessionInfo, TotpRequest, MAX_PULL_LIMIT,
+    routes, ApiError, Change, ChangeOutcome, ChangeResult, DeviceAuditEntry, ErrorCode,
+    LoginRequest, LoginResponse, PullResponse, PushRequest, PushResponse, RejectCode, ServerChange,
+    SessionInfo, TotpRequest, MAX_NOTE_BYTES, MAX_PULL_LIMIT, MAX_PUSH_BODY_BYTES,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -36,6 +37,11 @@ use crate::CoreError;
 
 /// Changes per push request.
 pub const PUSH_BATCH: usize = 100;
+/// Most bytes of changes (as JSON) per push request. A larger change goes
+/// in a request of its own. Well under the server's body limit, so a few
+/// large notes waiting together do not make one request the server
+/// refuses whole.
+pub const PUSH_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -177,28 +183,90 @@ impl ApiClient {
         check(response).await.map(drop)
     }
 
-    /// Pushes `changes` in batches of at most [`PUSH_BATCH`], returning each
-    /// change's outcome. Stops at the first failed batch; the outcomes of
-    /// earlier batches are returned with the error so they are not lost.
+    /// Pushes `changes` in batches of at most [`PUSH_BATCH`] changes and
+    /// [`PUSH_BATCH_BYTES`] (see [`batches`]), returning each change's
+    /// outcome. Stops at the first failed batch; the outcomes of earlier
+    /// batches are returned with the error so they are not lost.
+    ///
+    /// A change too large for the server to read at all (its JSON over
+    /// [`MAX_PUSH_BODY_BYTES`], or an HTTP 413 for a request holding only
+    /// that change) is answered here as rejected `TooLarge`, so it is
+    /// reported on its record and the changes behind it still go.
     pub async fn push(
         &self,
         token: &str,
         changes: Vec<Change>,
     ) -> (Vec<ChangeResult>, Option<CoreError>) {
-        let mut results = Vec::with_capacity(changes.len());
-        for batch in changes.chunks(PUSH_BATCH) {
+        let pushed = self.push_with_audit(token, changes, Vec::new()).await;
+        (pushed.results, pushed.error)
+    }
+
+    /// [`ApiClient::push`], carrying `audit` (at most
+    /// [`bench_protocol::api::MAX_DEVICE_AUDIT_ENTRIES`] entries of the device's audit trail) on
+    /// the first request that the server reads, so a sync needs no round
+    /// trip of its own for them. With no changes but entries waiting, one
+    /// request goes with the entries alone.
+    pub async fn push_with_audit(
+        &self,
+        token: &str,
+        changes: Vec<Change>,
+        audit: Vec<DeviceAuditEntry>,
+    ) -> Pushed {
+        let mut pushed = Pushed {
+            results: Vec::with_capacity(changes.len()),
+            audit_stored: audit.is_empty(),
+            error: None,
+        };
+        let mut audit = audit;
+        // A change the server could not even read is not sent: the server
+        // would cut the upload short, which reads as a lost connection and
+        // would hold up every change behind it.
+        let (changes, unreadable): (Vec<Change>, Vec<Change>) = changes
+            .into_iter()
+            .partition(|c| json_len(c) + PUSH_ENVELOPE_BYTES <= MAX_PUSH_BODY_BYTES);
+        for change in &unreadable {
+            tracing::warn!(change_id = %change.change_id, "change too large for the server to read; not sent");
+            pushed.results.push(too_large(change.change_id));
+        }
+        let mut requests = batches(&changes);
+        if requests.is_empty() && !audit.is_empty() {
+            requests.push(&[]);
+        }
+        for batch in requests {
             let request = PushRequest {
                 changes: batch.to_vec(),
+                audit: std::mem::take(&mut audit),
             };
             match self
                 .post::<_, PushResponse>(routes::SYNC_PUSH, Some(token), &request)
                 .await
             {
-                Ok(response) => results.extend(response.results),
-                Err(err) => return (results, Some(err)),
+                Ok(response) => {
+                    if !request.audit.is_empty() {
+                        // Every entry counted, now or before: the device may
+                        // let them go. Anything less (a server that ignores
+                        // the field) and they stay for the next push.
+                        let counted =
+                            response.audit_stored as usize + response.audit_already_stored as usize;
+                        pushed.audit_stored = counted == request.audit.len();
+                    }
+                    pushed.results.extend(response.results)
+                }
+                Err(CoreError::Server(message))
+                    if batch.len() == 1 && message == TOO_LARGE_TO_READ =>
+                {
+                    tracing::warn!(change_id = %batch[0].change_id, "change too large for the server to read");
+                    pushed.results.push(too_large(batch[0].change_id));
+                    // Not read, so not stored: they ride on the next request.
+                    audit = request.audit;
+                }
+                Err(err) => {
+                    pushed.error = Some(err);
+                    return pushed;
+                }
             }
         }
-        (results, None)
+        pushed
     }
 
     /// One page of the change feed after `cursor`.
@@ -236,6 +304,33 @@ impl ApiClient {
         }
     }
 
+    /// `GET route` with the session, `query` as URL parameters; for the
+    /// online-only screens (team, schedule, billing).
+    pub async fn get_authed<R: DeserializeOwned>(
+        &self,
+        route: &str,
+        token: &str,
+        query: &[(&str, String)],
+    ) -> Result<R, CoreError> {
+        let request = self
+            .http
+            .get(self.url(route))
+            .query(query)
+            .bearer_auth(token);
+        let response = self.send(request).await?;
+        decode(check(response).await?).await
+    }
+
+    /// `POST route` with the session and a JSON body.
+    pub async fn post_authed<B: Serialize, R: DeserializeOwned>(
+        &self,
+        route: &str,
+        token: &str,
+        body: &B,
+    ) -> Result<R, CoreError> {
+        self.post(route, Some(token), body).await
+    }
+
     fn url(&self, route: &str) -> String {
         format!("{}{route}", self.base)
     }
@@ -252,6 +347,72 @@ impl ApiClient {
         }
         let response = self.send(request).await?;
         decode(check(response).await?).await
+    }
+}
+
+/// What [`ApiClient::push_with_audit`] did.
+#[derive(Debug)]
+pub struct Pushed {
+    /// Each answered change's outcome, in the order pushed.
+    pub results: Vec<ChangeResult>,
+    /// True when the server counted every audit entry carried as stored
+    /// (now or before), so the device may delete them; true also when
+    /// there were none.
+    pub audit_stored: bool,
+    /// What stopped the push part way, if anything; the results before it
+    /// still count.
+    pub error: Option<CoreError>,
+}
+
+/// Splits `changes` into push requests of at most [`PUSH_BATCH`] changes
+/// and [`PUSH_BATCH_BYTES`] of JSON, in order; a change larger than that
+/// alone makes a request of its own.
+pub fn batches(changes: &[Change]) -> Vec<&[Change]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, change) in changes.iter().enumerate() {
+        let size = json_len(change);
+        let full = i - start >= PUSH_BATCH || bytes + size > PUSH_BATCH_BYTES;
+        if i > start && full {
+            out.push(&changes[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < changes.len() {
+        out.push(&changes[start..]);
+    }
+    out
+}
+
+/// Room for what a push request holds besides its changes (the device's
+/// audit entries ride along).
+const PUSH_ENVELOPE_BYTES: usize = 1024 * 1024;
+
+/// The size of `change` as JSON, as it goes in a push request.
+fn json_len(change: &Change) -> usize {
+    serde_json::to_vec(change).map(|v| v.len()).unwrap_or(0)
+}
+
+/// What [`check`] makes of an HTTP 413 (a request over the server's body
+/// limit), whatever the server's own words, so [`ApiClient::push`] can tell
+/// it from other failures.
+const TOO_LARGE_TO_READ: &str = "The clinic server refused the request as larger than it accepts.";
+
+/// The outcome for a change the server could not even read for its size.
+fn too_large(change_id: uuid::Uuid) -> ChangeResult {
+    ChangeResult {
+        change_id,
+        outcome: ChangeOutcome::Rejected {
+            code: RejectCode::TooLarge,
+            reason: format!(
+                "This note is too large for the clinic server to accept as it is (a note \
+                 holds up to {} MB of text; unusual characters count for more). Shorten it \
+                 or split it into two notes, then save it again.",
+                MAX_NOTE_BYTES / (1024 * 1024)
+            ),
+        },
     }
 }
 
@@ -286,10 +447,12 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, CoreErr
 
     Err(match (status, code) {
         (_, Some(ErrorCode::SessionExpired)) => CoreError::SessionExpired,
+        (_, Some(ErrorCode::DeviceRevoked)) => CoreError::DeviceRevoked(message),
         (_, Some(ErrorCode::BadCredentials | ErrorCode::BadCode | ErrorCode::ChallengeExpired)) => {
             CoreError::BadCredentials(message)
         }
         (StatusCode::UNAUTHORIZED, _) => CoreError::SessionExpired,
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => CoreError::Server(TOO_LARGE_TO_READ.into()),
         _ => CoreError::Server(message),
     })
 }
@@ -401,6 +564,41 @@ fn find_source<'a, T: std::error::Error + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn note_change(body_bytes: usize) -> Change {
+        use bench_protocol::{NoteStatus, Record, SessionNote};
+        Change {
+            change_id: uuid::Uuid::new_v4(),
+            base_version: None,
+            record: Record::Note(SessionNote {
+                id: uuid::Uuid::new_v4(),
+                client_id: uuid::Uuid::new_v4(),
+                session_date: "2026-01-05".into(),
+                body: "a".repeat(body_bytes),
+                status: NoteStatus::Draft,
+                created_at: "2026-01-05T10:00:00Z".into(),
+                updated_at: "2026-01-05T10:00:00Z".into(),
+                signed_at: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn push_batches_hold_a_large_note_alone_and_keep_the_order() {
+        const MB: usize = 1024 * 1024;
+        let changes: Vec<Change> = [10, 5 * MB, 10, 6 * MB, 7 * MB, 10]
+            .into_iter()
+            .map(note_change)
+            .collect();
+        let sizes: Vec<usize> = batches(&changes).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [3, 1, 2], "no request over {PUSH_BATCH_BYTES} bytes");
+        let flat: Vec<_> = batches(&changes).concat();
+        assert_eq!(flat, changes);
+
+        let many: Vec<Change> = (0..250).map(|_| note_change(10)).collect();
+        let sizes: Vec<usize> = batches(&many).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [PUSH_BATCH, PUSH_BATCH, 50]);
+    }
 
     #[test]
     fn no_ca_configured_means_an_empty_root_store_not_the_system_one() {

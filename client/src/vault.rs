@@ -11,20 +11,23 @@
 //! Every local change is written to its record and to the outbox in one
 //! SQLite transaction, so a crash leaves either both or neither. The outbox
 //! holds one row per record with a change waiting; it references the record
-//! instead of copying it, so the latest text is what gets pushed.
+//! instead of copying it, so the latest text is what gets pushed. Each
+//! edit also writes an entry to the device's audit trail in that same
+//! transaction ([`crate::device_audit`]): ids and a kind, never text.
 //!
 //! The vault does not talk to the network; [`crate::Core`] moves changes
 //! between it and [`crate::sync`].
 
 use std::path::Path;
 
-use bench_protocol::api::{Change, ChangeOutcome, ServerChange};
-use bench_protocol::desktop::{NoteView, RecordSync};
-use bench_protocol::{ClientRecord, NoteStatus, Record, RecordKind, SessionNote};
+use bench_protocol::api::{Change, ChangeOutcome, DeviceAuditEntry, ServerChange};
+use bench_protocol::desktop::{AmendmentView, NoteView, RecordSync, Resolution, Resolved};
+use bench_protocol::{ClientRecord, NoteAmendment, NoteStatus, Record, RecordKind, SessionNote};
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::device_audit::{self, EditKind};
 use crate::keys::DataKeys;
 use crate::seal::{self, FieldKey, FieldPlace, SealedField};
 use crate::CoreError;
@@ -58,6 +61,19 @@ CREATE TABLE IF NOT EXISTS notes (
     reject_reason  TEXT
 );
 CREATE INDEX IF NOT EXISTS notes_by_client ON notes (client_id);
+-- Corrections appended to signed notes. Never updated once written, except
+-- for sync bookkeeping (server_version, sync_state, reject_reason).
+CREATE TABLE IF NOT EXISTS amendments (
+    id             TEXT PRIMARY KEY,
+    note_id        TEXT NOT NULL,
+    client_id      TEXT NOT NULL,
+    body           BLOB NOT NULL,   -- sealed
+    created_at     TEXT NOT NULL,
+    server_version INTEGER,
+    sync_state     TEXT NOT NULL,
+    reject_reason  TEXT
+);
+CREATE INDEX IF NOT EXISTS amendments_by_note ON amendments (note_id);
 -- One row per record with a change waiting. `attempted` is set once the
 -- change has been sent; `edited_after_attempt` when the record changed
 -- again before the answer came, so a fresh change follows. `sent_record`
@@ -111,7 +127,7 @@ impl Vault {
     /// database key is used for `PRAGMA key` and then dropped.
     pub fn open(path: &Path, keys: DataKeys) -> Result<Vault, CoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|err| {
+            crate::config::create_private_dir(dir).map_err(|err| {
                 CoreError::Vault(format!(
                     "The vault folder could not be created ({}). Check the disk and its \
                      permissions.",
@@ -158,6 +174,23 @@ impl Vault {
             .map_err(|e| CoreError::vault("set up its tables", e))?;
         if !has_sent_record {
             conn.execute_batch("ALTER TABLE outbox ADD COLUMN sent_record BLOB")
+                .map_err(|e| CoreError::vault("set up its tables", e))?;
+        }
+        // The device's audit trail, and the change id reserved for an edit
+        // made while its record's change is on its way (`queue_change_id`).
+        conn.execute_batch(device_audit::SCHEMA)
+            .map_err(|e| CoreError::vault("set up its tables", e))?;
+        conn.execute_batch(owners::SCHEMA)
+            .map_err(|e| CoreError::vault("set up its tables", e))?;
+        let has_next_change_id: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'next_change_id')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| CoreError::vault("set up its tables", e))?;
+        if !has_next_change_id {
+            conn.execute_batch("ALTER TABLE outbox ADD COLUMN next_change_id TEXT")
                 .map_err(|e| CoreError::vault("set up its tables", e))?;
         }
 
@@ -214,11 +247,22 @@ impl Vault {
 
     // ---- clients -----------------------------------------------------------
 
-    /// Adds a new client and queues it for the server, in one transaction.
+    /// Adds a new client and queues it for the server, in one transaction
+    /// with its audit entry.
     pub fn insert_client(&mut self, client: &ClientRecord) -> Result<(), CoreError> {
         let tx = self.conn.transaction()?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM clients WHERE id = ?1)",
+            [client.id.to_string()],
+            |r| r.get(0),
+        )?;
+        let edit = if exists {
+            EditKind::ClientEdited
+        } else {
+            EditKind::ClientCreated
+        };
         write_client(&tx, &self.field_key, client, None, "waiting")?;
-        queue_change(&tx, RecordKind::Client, client.id)?;
+        queue_edit(&tx, RecordKind::Client, client.id, edit)?;
         tx.commit()?;
         tracing::info!(client_id = %client.id, "client added");
         Ok(())
@@ -287,19 +331,26 @@ impl Vault {
 
     // ---- notes -------------------------------------------------------------
 
-    /// Writes a note (new or changed) and queues it, in one transaction.
+    /// Writes a note (new or changed) and queues it, in one transaction
+    /// with its audit entry: created, edited, or signed when a draft
+    /// becomes signed.
     pub fn save_note(&mut self, note: &SessionNote) -> Result<(), CoreError> {
         let tx = self.conn.transaction()?;
-        let server_version: Option<i64> = tx
+        let before: Option<(Option<i64>, String)> = tx
             .query_row(
-                "SELECT server_version FROM notes WHERE id = ?1",
+                "SELECT server_version, status FROM notes WHERE id = ?1",
                 [note.id.to_string()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?
-            .flatten();
+            .optional()?;
+        let edit = match (&before, note.status) {
+            (None, _) => EditKind::NoteCreated,
+            (Some((_, was)), NoteStatus::Signed) if was != "signed" => EditKind::NoteSigned,
+            _ => EditKind::NoteEdited,
+        };
+        let server_version = before.and_then(|b| b.0);
         write_note(&tx, &self.field_key, note, server_version, "waiting")?;
-        queue_change(&tx, RecordKind::Note, note.id)?;
+        queue_edit(&tx, RecordKind::Note, note.id, edit)?;
         tx.commit()?;
         tracing::info!(note_id = %note.id, client_id = %note.client_id, status = ?note.status, "note saved");
         Ok(())
@@ -327,15 +378,7 @@ impl Vault {
         let mut views = Vec::new();
         for row in rows {
             let stored = self.open_note_row(row?)?;
-            let conflict_body = match self.conflict_record(stored.note.id)? {
-                Some(Record::Note(server)) => Some(server.body),
-                _ => None,
-            };
-            views.push(NoteView {
-                note: stored.note,
-                sync: stored.sync,
-                conflict_body,
-            });
+            views.push(self.view_of(stored)?);
         }
         Ok(views)
     }
@@ -345,15 +388,298 @@ impl Vault {
         let Some(stored) = self.note(id)? else {
             return Ok(None);
         };
-        let conflict_body = match self.conflict_record(id)? {
-            Some(Record::Note(server)) => Some(server.body),
+        self.view_of(stored).map(Some)
+    }
+
+    /// A stored note with what the UI shows beside it: the other version
+    /// when in conflict, the server's reason when refused.
+    fn view_of(&self, stored: StoredNote) -> Result<NoteView, CoreError> {
+        let id = stored.note.id;
+        let conflict = match stored.sync {
+            RecordSync::Conflict => match self.conflict_record(id)? {
+                Some(Record::Note(server)) => Some(server),
+                _ => None,
+            },
             _ => None,
         };
-        Ok(Some(NoteView {
+        let reject_reason = match stored.sync {
+            RecordSync::Rejected => self.reject_reason(RecordKind::Note, id)?,
+            _ => None,
+        };
+        Ok(NoteView {
             note: stored.note,
             sync: stored.sync,
-            conflict_body,
-        }))
+            conflict,
+            reject_reason,
+            amendments: self.amendments_of(id)?,
+        })
+    }
+
+    // ---- amendments --------------------------------------------------------
+
+    /// Appends an amendment to a note and queues it, in one transaction
+    /// with its audit entry. The caller has checked that the note is
+    /// signed; the note's own row is not touched.
+    pub fn add_amendment(&mut self, amendment: &NoteAmendment) -> Result<(), CoreError> {
+        let tx = self.conn.transaction()?;
+        write_amendment(&tx, &self.field_key, amendment, None, "waiting")?;
+        queue_edit(
+            &tx,
+            RecordKind::Amendment,
+            amendment.id,
+            EditKind::NoteAmended,
+        )?;
+        tx.commit()?;
+        tracing::info!(amendment_id = %amendment.id, note_id = %amendment.note_id, "amendment added");
+        Ok(())
+    }
+
+    /// One amendment.
+    pub fn amendment(&self, id: Uuid) -> Result<Option<AmendmentView>, CoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("{AMENDMENT_SELECT} WHERE id = ?1"),
+                [id.to_string()],
+                amendment_row,
+            )
+            .optional()?;
+        row.map(|r| self.open_amendment_row(r)).transpose()
+    }
+
+    /// A note's amendments, oldest first.
+    pub fn amendments_of(&self, note_id: Uuid) -> Result<Vec<AmendmentView>, CoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{AMENDMENT_SELECT} WHERE note_id = ?1 ORDER BY created_at, rowid"
+        ))?;
+        let rows = stmt.query_map([note_id.to_string()], amendment_row)?;
+        rows.map(|row| self.open_amendment_row(row?)).collect()
+    }
+
+    fn open_amendment_row(&self, row: AmendmentRow) -> Result<AmendmentView, CoreError> {
+        let id = parse_id(&row.id)?;
+        let body = seal::open_string(
+            &self.field_key,
+            FieldPlace::new("amendments", "body", id),
+            &SealedField::from_bytes(row.body)?,
+        )?;
+        Ok(AmendmentView {
+            amendment: NoteAmendment {
+                id,
+                note_id: parse_id(&row.note_id)?,
+                client_id: parse_id(&row.client_id)?,
+                body,
+                created_at: row.created_at,
+            },
+            sync: parse_sync(&row.sync_state),
+        })
+    }
+
+    /// Why the server refused a record's last change, if it did.
+    pub fn reject_reason(&self, kind: RecordKind, id: Uuid) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT reject_reason FROM {} WHERE id = ?1",
+                    table_of(kind_str(kind))
+                ),
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The server's version of a client record in conflict.
+    pub fn client_conflict(&self, id: Uuid) -> Result<Option<ClientRecord>, CoreError> {
+        Ok(match self.conflict_record(id)? {
+            Some(Record::Client(server)) => Some(server),
+            _ => None,
+        })
+    }
+
+    /// Per client: how many of their notes are in conflict and how many the
+    /// server refused. Clients with neither are left out.
+    pub fn notes_in_trouble(
+        &self,
+    ) -> Result<std::collections::HashMap<Uuid, (u32, u32)>, CoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id,
+                    sum(sync_state = 'conflict'), sum(sync_state = 'rejected')
+             FROM notes WHERE sync_state IN ('conflict', 'rejected') GROUP BY client_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, u32>(2)?,
+            ))
+        })?;
+        let mut trouble = std::collections::HashMap::new();
+        for row in rows {
+            let (id, conflicts, rejected) = row?;
+            trouble.insert(parse_id(&id)?, (conflicts, rejected));
+        }
+        Ok(trouble)
+    }
+
+    /// Records the server refused (they wait for the practitioner, not in
+    /// the outbox).
+    pub fn rejected_count(&self) -> Result<u32, CoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM clients WHERE sync_state = 'rejected')
+                  + (SELECT count(*) FROM notes WHERE sync_state = 'rejected')",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Settles a record in conflict as the practitioner chose, in one
+    /// transaction: the conflict copy goes, and whatever is kept is either
+    /// queued (against the server's version, which this device has now
+    /// seen) or written as the server has it. Nothing is dropped that the
+    /// practitioner did not choose to drop.
+    ///
+    /// A signed note never changes. When the server's version is signed it
+    /// stays the note, and this device's text (or the combined one), if
+    /// kept, becomes a new draft for the same client and session date.
+    /// When only this device's version is signed, it goes to the server as
+    /// it is, and the other text, if kept, becomes the new draft.
+    ///
+    /// `now` stamps a note whose text changes and any new draft.
+    pub fn resolve_conflict(
+        &mut self,
+        id: Uuid,
+        resolution: &Resolution,
+        now: &str,
+    ) -> Result<Resolved, CoreError> {
+        let server_version: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT server_version FROM conflicts WHERE record_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let (Some(server_version), Some(theirs)) = (server_version, self.conflict_record(id)?)
+        else {
+            return Err(CoreError::NotFound(
+                "This record is no longer in conflict: it may have been settled already. \
+                 Nothing was changed."
+                    .into(),
+            ));
+        };
+
+        let new_draft = match theirs {
+            Record::Client(theirs) => {
+                let tx = self.conn.transaction()?;
+                match resolution {
+                    Resolution::Mine => keep_mine(&tx, RecordKind::Client, id, server_version)?,
+                    Resolution::Theirs => take_theirs(
+                        &tx,
+                        &self.field_key,
+                        &Record::Client(theirs),
+                        server_version,
+                    )?,
+                    Resolution::Merged { .. } => {
+                        return Err(CoreError::Invalid(
+                            "Only a session note's text can be combined. Keep one version of \
+                             the client's details."
+                                .into(),
+                        ))
+                    }
+                }
+                tx.commit()?;
+                None
+            }
+            Record::Note(theirs) => {
+                let mine = self.note(id)?.ok_or_else(|| {
+                    CoreError::NotFound("That session note is not on this device.".into())
+                })?;
+                self.resolve_note(mine.note, theirs, server_version, resolution, now)?
+            }
+            _ => {
+                return Err(CoreError::Invalid(
+                    "This kind of record cannot be in conflict; nothing was changed.".into(),
+                ))
+            }
+        };
+        tracing::info!(record_id = %id, resolution = ?ResolutionKind::of(resolution), new_draft = new_draft.is_some(), "conflict resolved");
+        Ok(Resolved {
+            record_id: id,
+            new_draft,
+        })
+    }
+
+    fn resolve_note(
+        &mut self,
+        mut mine: SessionNote,
+        theirs: SessionNote,
+        server_version: i64,
+        resolution: &Resolution,
+        now: &str,
+    ) -> Result<Option<Uuid>, CoreError> {
+        let id = mine.id;
+        let tx = self.conn.transaction()?;
+        // The text kept besides the note, when one side is signed.
+        let extra: Option<(String, String)> = match (mine.status, theirs.status, resolution) {
+            (_, NoteStatus::Signed, _) => {
+                let kept = match resolution {
+                    Resolution::Mine => Some((mine.body.clone(), mine.session_date.clone())),
+                    Resolution::Merged { body } => Some((body.clone(), mine.session_date.clone())),
+                    Resolution::Theirs => None,
+                };
+                take_theirs(&tx, &self.field_key, &Record::Note(theirs), server_version)?;
+                kept
+            }
+            (NoteStatus::Signed, NoteStatus::Draft, _) => {
+                keep_mine(&tx, RecordKind::Note, id, server_version)?;
+                match resolution {
+                    Resolution::Mine => None,
+                    Resolution::Theirs => Some((theirs.body, theirs.session_date)),
+                    Resolution::Merged { body } => Some((body.clone(), mine.session_date.clone())),
+                }
+            }
+            (NoteStatus::Draft, NoteStatus::Draft, Resolution::Theirs) => {
+                take_theirs(&tx, &self.field_key, &Record::Note(theirs), server_version)?;
+                None
+            }
+            (
+                NoteStatus::Draft,
+                NoteStatus::Draft,
+                Resolution::Mine | Resolution::Merged { .. },
+            ) => {
+                if let Resolution::Merged { body } = resolution {
+                    mine.body = body.clone();
+                }
+                mine.updated_at = now.to_string();
+                write_note(&tx, &self.field_key, &mine, Some(server_version), "waiting")?;
+                keep_mine(&tx, RecordKind::Note, id, server_version)?;
+                None
+            }
+        };
+
+        let new_draft = match extra {
+            Some((body, session_date)) => {
+                let draft = SessionNote {
+                    id: Uuid::new_v4(),
+                    client_id: mine.client_id,
+                    session_date,
+                    body,
+                    status: NoteStatus::Draft,
+                    created_at: now.to_string(),
+                    updated_at: now.to_string(),
+                    signed_at: None,
+                };
+                write_note(&tx, &self.field_key, &draft, None, "waiting")?;
+                queue_change(&tx, RecordKind::Note, draft.id)?;
+                Some(draft.id)
+            }
+            None => None,
+        };
+        tx.commit()?;
+        Ok(new_draft)
     }
 
     fn open_note_row(&self, row: NoteRow) -> Result<StoredNote, CoreError> {
@@ -420,7 +746,13 @@ impl Vault {
     }
 
     /// Up to `limit` waiting changes, clients before notes (a note needs its
-    /// client on the server), marked as sent.
+    /// client on the server) and notes before amendments (an amendment needs
+    /// its note signed on the server), marked as sent.
+    ///
+    /// An amendment waits while its note's change in flight carries an
+    /// older copy of the note (edited, typically signed, after it was
+    /// sent): pushed now, it would reach a draft and be refused. It goes
+    /// in the sync after that copy's answer, with the signed note.
     ///
     /// A change id always carries the same record: the first send seals a
     /// copy into the outbox and every retry sends that copy. Otherwise a
@@ -434,8 +766,12 @@ impl Vault {
         type Row = (String, String, String, Option<i64>, bool, Option<Vec<u8>>);
         let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare(
-                "SELECT record_id, kind, change_id, base_version, attempted, sent_record FROM outbox
-                 ORDER BY CASE kind WHEN 'client' THEN 0 ELSE 1 END, rowid LIMIT ?1",
+                "SELECT record_id, kind, change_id, base_version, attempted, sent_record FROM outbox o
+                 WHERE NOT (o.kind = 'amendment' AND EXISTS (
+                     SELECT 1 FROM amendments a JOIN outbox n ON n.record_id = a.note_id
+                     WHERE a.id = o.record_id AND n.edited_after_attempt = 1))
+                 ORDER BY CASE kind WHEN 'client' THEN 0 WHEN 'note' THEN 1 ELSE 2 END, rowid
+                 LIMIT ?1",
             )?;
             let rows = stmt.query_map([limit as i64], |r| {
                 Ok((
@@ -461,6 +797,9 @@ impl Vault {
             let record = match pinned {
                 Some(record) => Some(record),
                 None if kind == "client" => self.client(id)?.map(|c| Record::Client(c.client)),
+                None if kind == "amendment" => {
+                    self.amendment(id)?.map(|a| Record::Amendment(a.amendment))
+                }
                 None => self.note(id)?.map(|n| Record::Note(n.note)),
             };
             let Some(record) = record else {
@@ -543,9 +882,11 @@ impl Vault {
                 if edited {
                     // The record changed while this change was in flight: the
                     // newer text goes as a fresh change against this version.
+                    // It goes under the id its edits were audited with.
                     tx.execute(
-                        "UPDATE outbox SET change_id = ?1, base_version = ?2, attempted = 0,
-                                edited_after_attempt = 0, sent_record = NULL
+                        "UPDATE outbox SET change_id = coalesce(next_change_id, ?1),
+                                base_version = ?2, attempted = 0, edited_after_attempt = 0,
+                                sent_record = NULL, next_change_id = NULL
                          WHERE record_id = ?3",
                         params![Uuid::new_v4().to_string(), version, record_id],
                     )?;
@@ -597,6 +938,9 @@ impl Vault {
         )?;
 
         match local {
+            // An amendment never changes, so the copy here (this device's
+            // own, perhaps still on its way) is the server's too.
+            Some(_) if change.record.kind() == RecordKind::Amendment => {}
             Some((Some(v), _)) if v >= change.version => {
                 // Our own change coming back, or older news.
             }
@@ -615,6 +959,9 @@ impl Vault {
                     Record::Note(n) => {
                         write_note(&tx, &self.field_key, n, Some(change.version), "synced")?
                     }
+                    Record::Amendment(a) => {
+                        write_amendment(&tx, &self.field_key, a, Some(change.version), "synced")?
+                    }
                 }
                 tracing::debug!(record_id = %id, version = change.version, "pulled change applied");
             }
@@ -629,8 +976,9 @@ impl Vault {
     }
 
     /// Deletes records the practitioner may no longer see (a share or a
-    /// supervision that ended): each id may be a client, whose notes go with
-    /// it, or a note. Their outbox entries and conflict copies go too: there
+    /// supervision that ended): each id may be a client, whose notes and
+    /// amendments go with it, a note, whose amendments go with it, or an
+    /// amendment. Their outbox entries and conflict copies go too: there
     /// is nobody left on this device to send them for.
     pub fn forget(&mut self, ids: &[Uuid]) -> Result<(), CoreError> {
         if ids.is_empty() {
@@ -640,7 +988,10 @@ impl Vault {
         for id in ids {
             let id = id.to_string();
             let mut gone: Vec<String> = {
-                let mut stmt = tx.prepare("SELECT id FROM notes WHERE client_id = ?1")?;
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM notes WHERE client_id = ?1
+                     UNION ALL SELECT id FROM amendments WHERE client_id = ?1 OR note_id = ?1",
+                )?;
                 let rows = stmt.query_map([&id], |r| r.get::<_, String>(0))?;
                 rows.collect::<Result<_, _>>()?
             };
@@ -649,6 +1000,7 @@ impl Vault {
                 tx.execute("DELETE FROM outbox WHERE record_id = ?1", [record])?;
                 tx.execute("DELETE FROM conflicts WHERE record_id = ?1", [record])?;
                 tx.execute("DELETE FROM notes WHERE id = ?1", [record])?;
+                tx.execute("DELETE FROM amendments WHERE id = ?1", [record])?;
             }
             tx.execute("DELETE FROM clients WHERE id = ?1", [&id])?;
         }
@@ -661,11 +1013,13 @@ impl Vault {
     }
 
     /// Every record's id with the server version this device holds
-    /// (`None`: never accepted by the server yet), clients and notes alike.
+    /// (`None`: never accepted by the server yet), clients, notes and
+    /// amendments alike.
     /// No clinical field is opened.
     pub fn record_versions(&self) -> Result<Vec<(Uuid, Option<i64>)>, CoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, server_version FROM clients UNION ALL SELECT id, server_version FROM notes",
+            "SELECT id, server_version FROM clients UNION ALL SELECT id, server_version FROM notes
+             UNION ALL SELECT id, server_version FROM amendments",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
         let mut out = Vec::new();
@@ -676,10 +1030,78 @@ impl Vault {
         Ok(out)
     }
 
+    /// Up to `limit` entries of this device's audit trail that the server
+    /// has not yet acknowledged, oldest first.
+    pub fn waiting_audit(&self, limit: usize) -> Result<Vec<DeviceAuditEntry>, CoreError> {
+        device_audit::waiting(&self.conn, limit)
+    }
+
+    /// Drops audit entries the server counted as stored (now or before).
+    pub fn audit_acknowledged(&mut self, entry_ids: &[Uuid]) -> Result<(), CoreError> {
+        device_audit::acknowledged(&mut self.conn, entry_ids)
+    }
+
+    /// How many audit entries wait for the server.
+    pub fn audit_waiting_count(&self) -> Result<u32, CoreError> {
+        device_audit::count(&self.conn)
+    }
+
     /// Moves the pull cursor (after an empty page that still advanced it).
     pub fn set_pull_cursor(&self, cursor: i64) -> Result<(), CoreError> {
         self.set_meta("pull_cursor", &cursor.to_string())
     }
+}
+
+const AMENDMENT_SELECT: &str =
+    "SELECT id, note_id, client_id, body, created_at, sync_state FROM amendments";
+
+struct AmendmentRow {
+    id: String,
+    note_id: String,
+    client_id: String,
+    body: Vec<u8>,
+    created_at: String,
+    sync_state: String,
+}
+
+fn amendment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AmendmentRow> {
+    Ok(AmendmentRow {
+        id: r.get(0)?,
+        note_id: r.get(1)?,
+        client_id: r.get(2)?,
+        body: r.get(3)?,
+        created_at: r.get(4)?,
+        sync_state: r.get(5)?,
+    })
+}
+
+/// Writes an amendment as given. A second write of the same id keeps the
+/// first text: an amendment never changes, only its sync bookkeeping does.
+fn write_amendment(
+    conn: &Connection,
+    key: &FieldKey,
+    a: &NoteAmendment,
+    server_version: Option<i64>,
+    state: &str,
+) -> Result<(), CoreError> {
+    let body = seal::seal_str(key, FieldPlace::new("amendments", "body", a.id), &a.body);
+    conn.execute(
+        "INSERT INTO amendments (id, note_id, client_id, body, created_at, server_version,
+                                 sync_state, reject_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+         ON CONFLICT (id) DO UPDATE SET server_version = excluded.server_version,
+             sync_state = excluded.sync_state, reject_reason = NULL",
+        params![
+            a.id.to_string(),
+            a.note_id.to_string(),
+            a.client_id.to_string(),
+            body.into_bytes(),
+            a.created_at,
+            server_version,
+            state,
+        ],
+    )?;
+    Ok(())
 }
 
 const NOTE_SELECT: &str =
@@ -801,30 +1223,59 @@ fn write_note(
 
 /// Puts a record's change in the outbox (or folds it into the one waiting).
 ///
-/// A record in conflict is resolved by saving it again: the saved version
-/// goes to the server as a change against the server's version, and the
-/// stored server copy is dropped.
-// Limitation: "keep mine" (save again) is the only resolution; there is no
-// "take the server's version" action yet. Fix: a Core method that writes
-// the conflict copy over the local record and clears the conflict row.
-// A signed note in conflict cannot be saved again at all, so it stays in
-// conflict until that method exists.
+/// A record in conflict that is saved again (or kept with
+/// [`Vault::resolve_conflict`]) goes to the server as a change against the
+/// server's version, and the stored server copy is dropped.
+///
+/// An edit the practitioner made goes through [`queue_edit`] instead,
+/// which also writes its audit entry.
 fn queue_change(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<(), CoreError> {
+    queue_change_id(conn, kind, id).map(drop)
+}
+
+/// Queues a record's change (see [`queue_change`]) and records the edit
+/// in the device's audit trail with the change id it will be pushed
+/// under, in the caller's transaction. Every edit a practitioner makes on
+/// this device goes through here, so each keeps its own entry even when
+/// the outbox folds several into one change.
+fn queue_edit(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+    edit: EditKind,
+) -> Result<Uuid, CoreError> {
+    let change_id = queue_change_id(conn, kind, id)?;
+    device_audit::record(conn, edit, id, change_id)?;
+    Ok(change_id)
+}
+
+/// [`queue_change`], returning the change id this edit will be pushed
+/// under: the waiting change it folds into, or, when that change is
+/// already on its way, the id reserved for the fresh change that follows
+/// the answer (`next_change_id`). An edit that ends in a conflict or is
+/// dropped with its record may keep an id the server never sees.
+fn queue_change_id(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Uuid, CoreError> {
     let id_text = id.to_string();
-    let existing: Option<bool> = conn
+    let existing: Option<(bool, String, Option<String>)> = conn
         .query_row(
-            "SELECT attempted FROM outbox WHERE record_id = ?1",
+            "SELECT attempted, change_id, next_change_id FROM outbox WHERE record_id = ?1",
             [&id_text],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    match existing {
-        Some(false) => {}
-        Some(true) => {
+    let change_id = match existing {
+        Some((false, change_id, _)) => parse_id(&change_id)?,
+        Some((true, _, next)) => {
+            let next = match next {
+                Some(next) => parse_id(&next)?,
+                None => Uuid::new_v4(),
+            };
             conn.execute(
-                "UPDATE outbox SET edited_after_attempt = 1 WHERE record_id = ?1",
-                [&id_text],
+                "UPDATE outbox SET edited_after_attempt = 1, next_change_id = ?2
+                 WHERE record_id = ?1",
+                params![id_text, next.to_string()],
             )?;
+            next
         }
         None => {
             let table = table_of(kind_str(kind));
@@ -847,13 +1298,16 @@ fn queue_change(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<(), Cor
                     .flatten(),
             };
             conn.execute("DELETE FROM conflicts WHERE record_id = ?1", [&id_text])?;
+            let change_id = Uuid::new_v4();
             conn.execute(
                 "INSERT INTO outbox (record_id, kind, change_id, base_version) VALUES (?1, ?2, ?3, ?4)",
-                params![id_text, kind_str(kind), Uuid::new_v4().to_string(), base],
+                params![id_text, kind_str(kind), change_id.to_string(), base],
             )?;
+            change_id
         }
-    }
-    set_state(conn, table_of(kind_str(kind)), &id_text, "waiting", None)
+    };
+    set_state(conn, table_of(kind_str(kind)), &id_text, "waiting", None)?;
+    Ok(change_id)
 }
 
 fn store_conflict(
@@ -878,6 +1332,68 @@ fn store_conflict(
     Ok(())
 }
 
+/// "Keep mine": this device's version of a record in conflict goes to the
+/// server as a change against the server's version. The local row takes
+/// that version as the one it has seen, so the server's copy arriving
+/// again by pull is not a new conflict.
+fn keep_mine(
+    conn: &Connection,
+    kind: RecordKind,
+    id: Uuid,
+    server_version: i64,
+) -> Result<(), CoreError> {
+    conn.execute(
+        &format!(
+            "UPDATE {} SET server_version = ?1 WHERE id = ?2",
+            table_of(kind_str(kind))
+        ),
+        params![server_version, id.to_string()],
+    )?;
+    // Finds the conflict row, bases the change on its version, removes it.
+    queue_change(conn, kind, id)
+}
+
+/// "Keep theirs": the server's version replaces the local record as synced;
+/// the conflict copy and any waiting change go. Nothing is pushed.
+fn take_theirs(
+    conn: &Connection,
+    key: &FieldKey,
+    server: &Record,
+    server_version: i64,
+) -> Result<(), CoreError> {
+    let id = server.id().to_string();
+    match server {
+        Record::Client(c) => write_client(conn, key, c, Some(server_version), "synced")?,
+        Record::Note(n) => write_note(conn, key, n, Some(server_version), "synced")?,
+        _ => {
+            return Err(CoreError::Invalid(
+                "This kind of record cannot be in conflict; nothing was changed.".into(),
+            ))
+        }
+    }
+    conn.execute("DELETE FROM conflicts WHERE record_id = ?1", [&id])?;
+    conn.execute("DELETE FROM outbox WHERE record_id = ?1", [&id])?;
+    Ok(())
+}
+
+/// Which way a conflict went, for the log (never the combined text).
+#[derive(Debug)]
+enum ResolutionKind {
+    Mine,
+    Theirs,
+    Merged,
+}
+
+impl ResolutionKind {
+    fn of(resolution: &Resolution) -> ResolutionKind {
+        match resolution {
+            Resolution::Mine => ResolutionKind::Mine,
+            Resolution::Theirs => ResolutionKind::Theirs,
+            Resolution::Merged { .. } => ResolutionKind::Merged,
+        }
+    }
+}
+
 fn set_state(
     conn: &Connection,
     table: &str,
@@ -896,15 +1412,16 @@ fn kind_str(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Client => "client",
         RecordKind::Note => "note",
+        RecordKind::Amendment => "amendment",
     }
 }
 
 /// Table names come only from this fixed list, never from input.
 fn table_of(kind: &str) -> &'static str {
-    if kind == "client" {
-        "clients"
-    } else {
-        "notes"
+    match kind {
+        "client" => "clients",
+        "amendment" => "amendments",
+        _ => "notes",
     }
 }
 
@@ -922,6 +1439,8 @@ fn parse_id(text: &str) -> Result<Uuid, CoreError> {
         CoreError::Tampered("A record id in the vault is damaged; contact your clinic IT.".into())
     })
 }
+
+mod owners;
 
 #[cfg(test)]
 mod tests {
@@ -981,6 +1500,124 @@ mod tests {
         haystack
             .windows(needle.len())
             .any(|w| w == needle.as_bytes())
+    }
+
+    fn signed(mut n: SessionNote) -> SessionNote {
+        n.status = NoteStatus::Signed;
+        n.signed_at = Some("2026-01-05T11:00:00Z".into());
+        n
+    }
+
+    fn amendment_of(n: &SessionNote, body: &str, at: &str) -> NoteAmendment {
+        NoteAmendment {
+            id: Uuid::new_v4(),
+            note_id: n.id,
+            client_id: n.client_id,
+            body: body.into(),
+            created_at: at.into(),
+        }
+    }
+
+    const CORRECTION: &str = "Correction: the matatu episode was in February.";
+
+    #[test]
+    fn an_amendment_is_sealed_queued_after_its_note_and_listed_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, n) = filled_vault(dir.path());
+        let n = signed(n);
+        vault.save_note(&n).unwrap();
+        let later = amendment_of(&n, "Second correction.", "2026-01-07T09:00:00Z");
+        let first = amendment_of(&n, CORRECTION, "2026-01-06T09:00:00Z");
+        vault.add_amendment(&later).unwrap();
+        vault.add_amendment(&first).unwrap();
+
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.note, n, "the note is untouched");
+        let listed: Vec<&NoteAmendment> = view.amendments.iter().map(|a| &a.amendment).collect();
+        assert_eq!(listed, [&first, &later]);
+
+        let kinds: Vec<RecordKind> = vault
+            .take_changes(100)
+            .unwrap()
+            .iter()
+            .map(|c| c.record.kind())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                RecordKind::Client,
+                RecordKind::Note,
+                RecordKind::Amendment,
+                RecordKind::Amendment
+            ]
+        );
+
+        drop(vault);
+        let raw = Connection::open(dir.path().join("vault.db")).unwrap();
+        raw.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode([1u8; 32])))
+            .unwrap();
+        let body: Vec<u8> = raw
+            .query_row(
+                "SELECT body FROM amendments WHERE id = ?1",
+                [first.id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!contains(&body, "matatu"));
+    }
+
+    #[test]
+    fn an_amendment_waits_while_its_note_is_on_its_way_as_a_draft() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, n) = filled_vault(dir.path());
+        let in_flight = vault.take_changes(100).unwrap();
+        // Signed and amended before the draft's answer came back.
+        let n = signed(n);
+        vault.save_note(&n).unwrap();
+        let a = amendment_of(&n, CORRECTION, "2026-01-06T09:00:00Z");
+        vault.add_amendment(&a).unwrap();
+
+        let retry = vault.take_changes(100).unwrap();
+        assert!(retry
+            .iter()
+            .all(|c| c.record.kind() != RecordKind::Amendment));
+        for ch in &in_flight {
+            vault
+                .apply_outcome(ch.change_id, &ChangeOutcome::Applied { version: 1 })
+                .unwrap();
+        }
+        let next = vault.take_changes(100).unwrap();
+        let kinds: Vec<RecordKind> = next.iter().map(|c| c.record.kind()).collect();
+        assert_eq!(kinds, [RecordKind::Note, RecordKind::Amendment]);
+        assert!(matches!(&next[0].record, Record::Note(s) if s.status == NoteStatus::Signed));
+    }
+
+    #[test]
+    fn a_pulled_amendment_is_kept_once_and_leaves_with_its_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, c, n) = filled_vault(dir.path());
+        let a = amendment_of(&n, CORRECTION, "2026-01-06T09:00:00Z");
+        let pulled = ServerChange {
+            cursor: 9,
+            version: 1,
+            record: Record::Amendment(a.clone()),
+            owner_id: None,
+        };
+        vault.apply_pulled(&pulled).unwrap();
+        let mut again = pulled.clone();
+        if let Record::Amendment(x) = &mut again.record {
+            x.body = "A rewritten correction.".into();
+        }
+        again.cursor = 10;
+        vault.apply_pulled(&again).unwrap();
+
+        let stored = vault.amendment(a.id).unwrap().unwrap();
+        assert_eq!(stored.amendment, a, "an amendment never changes");
+        assert_eq!(stored.sync, RecordSync::Synced);
+        assert!(vault.record_versions().unwrap().contains(&(a.id, Some(1))));
+
+        vault.forget(&[c.id]).unwrap();
+        assert!(vault.amendment(a.id).unwrap().is_none());
     }
 
     #[test]
@@ -1200,7 +1837,7 @@ mod tests {
         assert_eq!(view.note.body, BODY);
         assert_eq!(view.sync, RecordSync::Conflict);
         assert_eq!(
-            view.conflict_body.as_deref(),
+            view.conflict.as_ref().map(|n| n.body.as_str()),
             Some("The server's version of the note.")
         );
         assert_eq!(vault.counts().unwrap(), (0, 1));
@@ -1211,6 +1848,135 @@ mod tests {
         let next = vault.take_changes(100).unwrap();
         assert_eq!(next[0].base_version, Some(4));
         assert_eq!(vault.counts().unwrap(), (1, 0));
+    }
+
+    /// A vault whose one note is in conflict with `server` (version 4).
+    fn note_in_conflict(dir: &Path, server: impl FnOnce(&mut SessionNote)) -> (Vault, SessionNote) {
+        let (mut vault, _, n) = filled_vault(dir);
+        let mut theirs = n.clone();
+        theirs.body = "The other device's text.".into();
+        theirs.updated_at = "2026-01-05T12:00:00Z".into();
+        server(&mut theirs);
+        for ch in vault.take_changes(100).unwrap() {
+            let outcome = match ch.record.kind() {
+                RecordKind::Note => ChangeOutcome::Conflict {
+                    server_version: 4,
+                    server: Record::Note(theirs.clone()),
+                },
+                _ => ChangeOutcome::Applied { version: 1 },
+            };
+            vault.apply_outcome(ch.change_id, &outcome).unwrap();
+        }
+        (vault, n)
+    }
+
+    const NOW: &str = "2026-01-06T08:00:00Z";
+
+    #[test]
+    fn keeping_theirs_takes_the_servers_copy_and_pushes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, n) = note_in_conflict(dir.path(), |_| {});
+        let done = vault
+            .resolve_conflict(n.id, &Resolution::Theirs, NOW)
+            .unwrap();
+        assert_eq!(done.new_draft, None);
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.note.body, "The other device's text.");
+        assert_eq!(view.sync, RecordSync::Synced);
+        assert!(view.conflict.is_none());
+        assert_eq!(vault.counts().unwrap(), (0, 0));
+        assert!(vault.take_changes(100).unwrap().is_empty());
+        assert!(matches!(
+            vault.resolve_conflict(n.id, &Resolution::Mine, NOW),
+            Err(CoreError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn keeping_a_combined_text_pushes_it_against_the_servers_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, n) = note_in_conflict(dir.path(), |_| {});
+        let merged = Resolution::Merged {
+            body: "Both texts, combined.".into(),
+        };
+        vault.resolve_conflict(n.id, &merged, NOW).unwrap();
+        let next = vault.take_changes(100).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].base_version, Some(4));
+        let Record::Note(sent) = &next[0].record else {
+            panic!("a note change")
+        };
+        assert_eq!(sent.body, "Both texts, combined.");
+        assert_eq!(sent.updated_at, NOW);
+        assert_eq!(vault.counts().unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn keeping_mine_against_a_signed_version_keeps_my_text_as_a_new_draft() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, n) = note_in_conflict(dir.path(), |theirs| {
+            theirs.status = NoteStatus::Signed;
+            theirs.signed_at = Some("2026-01-05T12:00:00Z".into());
+        });
+        let done = vault
+            .resolve_conflict(n.id, &Resolution::Mine, NOW)
+            .unwrap();
+
+        let signed = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(signed.note.status, NoteStatus::Signed);
+        assert_eq!(signed.note.body, "The other device's text.");
+        assert_eq!(signed.sync, RecordSync::Synced);
+        let draft = vault.note(done.new_draft.unwrap()).unwrap().unwrap();
+        assert_eq!(draft.note.body, BODY, "my text is kept, not dropped");
+        assert_eq!(draft.note.status, NoteStatus::Draft);
+        assert_eq!(draft.note.session_date, n.session_date);
+        let next = vault.take_changes(100).unwrap();
+        assert_eq!(next.len(), 1, "only the new draft goes");
+        assert_eq!(next[0].record.id(), draft.note.id);
+        assert_eq!(next[0].base_version, None);
+    }
+
+    #[test]
+    fn a_client_in_conflict_keeps_either_version() {
+        let dir = tempfile::tempdir().unwrap();
+        for keep in [Resolution::Mine, Resolution::Theirs] {
+            let mut vault =
+                Vault::open(&dir.path().join(format!("{keep:?}.db")), keys(1, 2)).unwrap();
+            let mine = client();
+            vault.insert_client(&mine).unwrap();
+            let mut theirs = mine.clone();
+            theirs.contact = Some("+254700000099".into());
+            for ch in vault.take_changes(100).unwrap() {
+                let outcome = ChangeOutcome::Conflict {
+                    server_version: 2,
+                    server: Record::Client(theirs.clone()),
+                };
+                vault.apply_outcome(ch.change_id, &outcome).unwrap();
+            }
+            assert_eq!(
+                vault.client_conflict(mine.id).unwrap(),
+                Some(theirs.clone())
+            );
+            assert!(matches!(
+                vault.resolve_conflict(mine.id, &Resolution::Merged { body: "x".into() }, NOW),
+                Err(CoreError::Invalid(_))
+            ));
+
+            vault.resolve_conflict(mine.id, &keep, NOW).unwrap();
+
+            let stored = vault.client(mine.id).unwrap().unwrap();
+            assert_eq!(vault.client_conflict(mine.id).unwrap(), None);
+            let next = vault.take_changes(100).unwrap();
+            if keep == Resolution::Mine {
+                assert_eq!(stored.client, mine);
+                assert_eq!(next.len(), 1);
+                assert_eq!(next[0].base_version, Some(2));
+            } else {
+                assert_eq!(stored.client, theirs);
+                assert_eq!(stored.sync, RecordSync::Synced);
+                assert!(next.is_empty());
+            }
+        }
     }
 
     #[test]
@@ -1228,6 +1994,16 @@ mod tests {
         assert_eq!(stored.note.body, BODY);
         assert_eq!(stored.sync, RecordSync::Rejected);
         assert_eq!(vault.counts().unwrap(), (0, 0));
+        assert_eq!(vault.rejected_count().unwrap(), 2);
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.reject_reason.as_deref(), Some("Bad date."));
+
+        // Saving it again queues it again and clears the reason.
+        vault.save_note(&stored.note).unwrap();
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.sync, RecordSync::Waiting);
+        assert_eq!(view.reject_reason, None);
+        assert_eq!(vault.counts().unwrap(), (1, 0));
     }
 
     #[test]
@@ -1243,6 +2019,7 @@ mod tests {
                 cursor: 7,
                 version: 2,
                 record: Record::Note(server),
+                owner_id: None,
             })
             .unwrap();
         let view = vault.note_view(n.id).unwrap().unwrap();
@@ -1257,6 +2034,7 @@ mod tests {
                 cursor: 8,
                 version: 1,
                 record: Record::Client(other.clone()),
+                owner_id: None,
             })
             .unwrap();
         assert_eq!(vault.client(other.id).unwrap().unwrap().client, other);

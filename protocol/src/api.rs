@@ -73,9 +73,66 @@ pub mod routes {
     /// ticket, for a limited time.
     pub const SUPPORT_GRANTS: &str = "/v1/support-grants";
 
+    /// `GET` → `Vec<`[`super::Device`]`>`: devices that have signed in,
+    /// with their state. The clinic admin sees every account's; a
+    /// practitioner or supervisor only their own. No clinical content.
+    pub const DEVICES: &str = "/v1/team/devices";
+    /// `POST /v1/team/devices/{id}/revoke` [`super::DeviceRevocation`] →
+    /// [`super::Device`]: a lost or stolen device. Its sessions end at once;
+    /// every later request or sign-in from it is refused with
+    /// [`super::ErrorCode::DeviceRevoked`], and the app on it then deletes
+    /// its vault. The clinic admin may revoke any device; a practitioner
+    /// their own other devices (not the one they are using).
+    pub const DEVICE_REVOKE: &str = "/v1/team/devices/{id}/revoke";
+    /// `POST /v1/clients/{id}/transfer` [`super::ClientTransfer`] →
+    /// [`super::TransferReceipt`]: the client's record and every record
+    /// filed under it move to another practitioner. Allowed to the owner
+    /// and to the clinic admin (who receives ids only). The old owner's
+    /// next pull lists the records in [`super::PullResponse::removed`]; the
+    /// new owner's brings them.
+    pub const CLIENT_TRANSFER: &str = "/v1/clients/{id}/transfer";
+
+    /// The path of one device's revoke action.
+    pub fn device_revoke(id: uuid::Uuid) -> String {
+        format!("/v1/team/devices/{id}/revoke")
+    }
+
+    /// The path of one client's transfer action.
+    pub fn client_transfer(id: uuid::Uuid) -> String {
+        format!("/v1/clients/{id}/transfer")
+    }
+
     /// `POST /v1/notes/{id}/cosign`, no body → [`super::Cosignature`]: a
     /// supervisor co-signs a signed note of a practitioner they supervise.
     pub const NOTE_COSIGN: &str = "/v1/notes/{id}/cosign";
+
+    /// `GET ?from=<RFC 3339>&to=<RFC 3339>` → `Vec<`[`super::Appointment`]`>`
+    /// (both bounds optional; `from` inclusive, `to` exclusive); `POST`
+    /// [`super::NewAppointment`] → [`super::Appointment`]. The clinic admin
+    /// sees and books the whole clinic's; a practitioner only their own.
+    pub const SCHEDULE: &str = "/v1/schedule";
+    /// `GET` → `Vec<`[`super::BookableClient`]`>`: whom the caller may book
+    /// or invoice (id and name only, never a clinical field).
+    pub const SCHEDULE_CLIENTS: &str = "/v1/schedule/clients";
+    /// `POST /v1/schedule/{id}/status` [`super::AppointmentStatusChange`] →
+    /// [`super::Appointment`].
+    pub const APPOINTMENT_STATUS: &str = "/v1/schedule/{id}/status";
+    /// `GET` → `Vec<`[`super::Invoice`]`>`; `POST` [`super::NewInvoice`] →
+    /// [`super::Invoice`]. Same reach as [`SCHEDULE`].
+    pub const INVOICES: &str = "/v1/billing/invoices";
+    /// `POST /v1/billing/invoices/{id}/status` [`super::InvoiceStatusChange`]
+    /// → [`super::Invoice`].
+    pub const INVOICE_STATUS: &str = "/v1/billing/invoices/{id}/status";
+
+    /// The path of one appointment's status action.
+    pub fn appointment_status(id: uuid::Uuid) -> String {
+        format!("/v1/schedule/{id}/status")
+    }
+
+    /// The path of one invoice's status action.
+    pub fn invoice_status(id: uuid::Uuid) -> String {
+        format!("/v1/billing/invoices/{id}/status")
+    }
 
     /// The path of one note's co-sign action.
     pub fn note_cosign(id: uuid::Uuid) -> String {
@@ -272,6 +329,14 @@ pub struct Change {
 pub struct PushRequest {
     /// Applied in order; each has its own outcome.
     pub changes: Vec<Change>,
+    /// Audit entries the device recorded (one per edit, offline or not),
+    /// oldest first, at most [`MAX_DEVICE_AUDIT_ENTRIES`]. Carried on the
+    /// push so a sync needs no extra round trip; stored exactly as
+    /// [`routes::AUDIT_UPLOAD`] stores them, and counted in
+    /// [`PushResponse::audit_stored`] and [`PushResponse::audit_already_stored`].
+    /// Empty from devices that predate it.
+    #[serde(default)]
+    pub audit: Vec<DeviceAuditEntry>,
 }
 
 /// What happened to one pushed change.
@@ -325,6 +390,15 @@ pub enum RejectCode {
 pub struct PushResponse {
     /// One per pushed change.
     pub results: Vec<ChangeResult>,
+    /// How many of [`PushRequest::audit`] were stored now.
+    #[serde(default)]
+    pub audit_stored: u32,
+    /// How many of [`PushRequest::audit`] the server already had (a push
+    /// retried after a lost answer). The device may drop an entry once it
+    /// is counted here or in `audit_stored`; a server that predates the
+    /// field answers 0 for both, so the device keeps its entries.
+    #[serde(default)]
+    pub audit_already_stored: u32,
 }
 
 /// The outcome of one pushed change.
@@ -346,6 +420,12 @@ pub struct ServerChange {
     pub version: i64,
     /// The record.
     pub record: Record,
+    /// The practitioner who owns the record (for a note or an amendment:
+    /// who owns its client). A device shows a record it does not own
+    /// (shared with its practitioner, or a supervised colleague's) read
+    /// only. `None` from servers that predate it.
+    #[serde(default)]
+    pub owner_id: Option<Uuid>,
 }
 
 /// `GET /v1/sync/pull` answer.
@@ -408,6 +488,68 @@ pub struct TeamMember {
     pub role: Role,
     /// Whether 2FA is set up.
     pub has_totp: bool,
+}
+
+/// A device (one installation of the app) as the server knows it: from the
+/// sign-ins made on it. No clinical content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The id the installation chose ([`LoginRequest::device_id`]).
+    pub device_id: Uuid,
+    /// The account that signed in on it.
+    pub account_id: Uuid,
+    /// That account's sign-in name.
+    pub username: String,
+    /// The label the device sent ([`LoginRequest::device_name`]).
+    pub device_name: String,
+    /// RFC 3339 UTC: its first sign-in.
+    pub first_seen: String,
+    /// RFC 3339 UTC: its latest sign-in or request.
+    pub last_seen: String,
+    /// RFC 3339 UTC, once revoked.
+    pub revoked_at: Option<String>,
+    /// Who revoked it: an account id, or `None` with `revoked_at` set when
+    /// it was done at the server's command line.
+    pub revoked_by: Option<Uuid>,
+    /// Why, as the revoker wrote it (e.g. "laptop stolen"), if revoked.
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/team/devices/{id}/revoke`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRevocation {
+    /// Why, in a few words (at most [`MAX_REVOKE_REASON`] characters);
+    /// shown to the clinic admin, stored in the audit log. Must not name a
+    /// client.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Longest [`DeviceRevocation::reason`] accepted, in characters.
+pub const MAX_REVOKE_REASON: usize = 200;
+
+/// `POST /v1/clients/{id}/transfer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTransfer {
+    /// The practitioner (solo, clinic or supervisor account) who will hold
+    /// the record from now on.
+    pub to_practitioner_id: Uuid,
+}
+
+/// What a transfer moved: ids and a count, never a clinical field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReceipt {
+    /// The client.
+    pub client_id: Uuid,
+    /// Who held the record before.
+    pub from_practitioner_id: Uuid,
+    /// Who holds it now.
+    pub to_practitioner_id: Uuid,
+    /// How many records moved: the client's own and every record filed
+    /// under the client (notes and the like).
+    pub records_moved: u32,
+    /// Shares the old owner had made of this record, ended by the transfer.
+    pub shares_ended: u32,
 }
 
 /// `POST /v1/team/supervision`.
@@ -475,6 +617,215 @@ pub struct Cosignature {
     pub cosigned_at: String,
 }
 
+/// Where an appointment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    /// Booked and still to come (or not yet marked).
+    Booked,
+    /// The client came.
+    Attended,
+    /// Called off beforehand.
+    Cancelled,
+    /// The client did not come.
+    NoShow,
+}
+
+impl AppointmentStatus {
+    /// Every status, in a fixed order.
+    pub const ALL: [AppointmentStatus; 4] = [
+        AppointmentStatus::Booked,
+        AppointmentStatus::Attended,
+        AppointmentStatus::Cancelled,
+        AppointmentStatus::NoShow,
+    ];
+
+    /// The name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Booked => "booked",
+            AppointmentStatus::Attended => "attended",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::NoShow => "no_show",
+        }
+    }
+
+    /// Parses [`AppointmentStatus::as_str`] output.
+    pub fn parse(s: &str) -> Option<AppointmentStatus> {
+        AppointmentStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// One appointment: who, with whom, when. Scheduling data only: the
+/// client appears by id and name, never with a clinical field.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appointment {
+    /// Appointment id (server-assigned).
+    pub id: Uuid,
+    /// The client.
+    pub client_id: Uuid,
+    /// The client's name, so the person booking knows whom to expect.
+    pub client_name: String,
+    /// The practitioner who holds the client's record.
+    pub practitioner_id: Uuid,
+    /// That practitioner's display name.
+    pub practitioner_name: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    /// Length in minutes.
+    pub duration_minutes: u32,
+    /// Where it stands.
+    pub status: AppointmentStatus,
+}
+
+impl std::fmt::Debug for Appointment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appointment")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("practitioner_id", &self.practitioner_id)
+            .field("starts_at", &self.starts_at)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/schedule`. The appointment is with the practitioner who holds
+/// the client's record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAppointment {
+    /// The client.
+    pub client_id: Uuid,
+    /// RFC 3339 (any offset; stored in UTC).
+    pub starts_at: String,
+    /// From [`MIN_APPOINTMENT_MINUTES`] to [`MAX_APPOINTMENT_MINUTES`].
+    pub duration_minutes: u32,
+}
+
+/// `POST /v1/schedule/{id}/status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentStatusChange {
+    /// The new status.
+    pub status: AppointmentStatus,
+}
+
+/// Shortest appointment accepted, in minutes.
+pub const MIN_APPOINTMENT_MINUTES: u32 = 5;
+/// Longest appointment accepted, in minutes (a working day).
+pub const MAX_APPOINTMENT_MINUTES: u32 = 8 * 60;
+
+/// A client the caller may book or invoice: identity only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookableClient {
+    /// The client.
+    pub id: Uuid,
+    /// Their name.
+    pub display_name: String,
+    /// The practitioner who holds their record.
+    pub practitioner_id: Uuid,
+    /// That practitioner's display name.
+    pub practitioner_name: String,
+}
+
+impl std::fmt::Debug for BookableClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookableClient")
+            .field("id", &self.id)
+            .field("practitioner_id", &self.practitioner_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where an invoice stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Sent to the client, not yet paid.
+    Issued,
+    /// Paid in full.
+    Paid,
+    /// Withdrawn; kept for the books.
+    Void,
+}
+
+impl InvoiceStatus {
+    /// Every status, in a fixed order.
+    pub const ALL: [InvoiceStatus; 3] = [
+        InvoiceStatus::Issued,
+        InvoiceStatus::Paid,
+        InvoiceStatus::Void,
+    ];
+
+    /// The name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Issued => "issued",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+
+    /// Parses [`InvoiceStatus::as_str`] output.
+    pub fn parse(s: &str) -> Option<InvoiceStatus> {
+        InvoiceStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// An invoice: an amount owed by a client, for a practitioner's work. No
+/// clinical content (no diagnosis or service description).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// Invoice id (server-assigned).
+    pub id: Uuid,
+    /// The client billed.
+    pub client_id: Uuid,
+    /// Their name, to address the invoice.
+    pub client_name: String,
+    /// The practitioner who holds the client's record.
+    pub practitioner_id: Uuid,
+    /// The appointment billed, if one.
+    pub appointment_id: Option<Uuid>,
+    /// Kenyan shillings, in cents (KES 1,500.00 is 150000).
+    pub amount_cents: i64,
+    /// Where it stands.
+    pub status: InvoiceStatus,
+    /// RFC 3339, UTC.
+    pub issued_at: String,
+}
+
+impl std::fmt::Debug for Invoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invoice")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("amount_cents", &self.amount_cents)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/billing/invoices`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewInvoice {
+    /// The client billed.
+    pub client_id: Uuid,
+    /// The appointment billed, if one (it must be the same client's).
+    pub appointment_id: Option<Uuid>,
+    /// KES cents, from 1 to [`MAX_INVOICE_CENTS`].
+    pub amount_cents: i64,
+}
+
+/// `POST /v1/billing/invoices/{id}/status`: `issued` → `paid` or `void`;
+/// a paid or void invoice does not change again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceStatusChange {
+    /// The new status.
+    pub status: InvoiceStatus,
+}
+
+/// Largest invoice accepted: KES 10,000,000.00, in cents.
+pub const MAX_INVOICE_CENTS: i64 = 1_000_000_000;
+
 /// Longest support grant: four hours, one working session on a ticket.
 pub const MAX_SUPPORT_GRANT_SECS: u64 = 4 * 60 * 60;
 
@@ -523,8 +874,18 @@ pub const MAX_DEVICE_AUDIT_ENTRIES: usize = 1000;
 /// Largest note body the server accepts, in bytes of UTF-8.
 pub const MAX_NOTE_BYTES: usize = 8 * 1024 * 1024;
 
-/// Largest page a pull returns.
-pub const MAX_PULL_LIMIT: u32 = 500;
+/// Largest push request body the server reads, in bytes of JSON. A note
+/// of [`MAX_NOTE_BYTES`] fits with room for JSON escaping of ordinary text
+/// (line breaks and quotes double); a device sends no single change larger
+/// than this, since the server would refuse the request before reading it.
+pub const MAX_PUSH_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Largest page a pull returns, in records. Large on purpose: on a slow,
+/// far link (3G: ~300 ms round trip) every page costs a round trip, so a
+/// first sync of 20,000 notes in pages of 500 spent half a minute waiting
+/// between pages. The server still ends a page at `PULL_PAGE_MAX_BYTES`
+/// (16 MiB of records), so memory stays bounded however large this is.
+pub const MAX_PULL_LIMIT: u32 = 5000;
 
 /// Every error the API returns has this body, with a matching HTTP status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -560,4 +921,8 @@ pub enum ErrorCode {
     RateLimited,
     /// Something broke on the server; nothing was changed.
     Internal,
+    /// This device was revoked by the clinic (lost or stolen): nothing more
+    /// from it is accepted, not even a sign-in with the right password. The
+    /// app deletes its local vault when it hears this.
+    DeviceRevoked,
 }

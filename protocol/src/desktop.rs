@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::Practitioner;
-use crate::records::{ClientRecord, SessionNote};
+use crate::records::{ClientRecord, NoteAmendment, SessionNote};
 
 /// Names of the shell commands the UI may invoke, with their arguments.
 ///
@@ -37,6 +37,30 @@ pub mod commands {
     pub const SAVE_DRAFT: &str = "save_draft";
     /// `{ noteId } -> NoteView`
     pub const SIGN_NOTE: &str = "sign_note";
+    /// `{ noteId, body } -> NoteView`: appends a correction to a signed
+    /// note; the note itself does not change.
+    pub const ADD_AMENDMENT: &str = "add_amendment";
+    /// `{ recordId, resolution: Resolution } -> Resolved`: settles a
+    /// record in conflict the way the practitioner chose.
+    pub const RESOLVE_CONFLICT: &str = "resolve_conflict";
+    /// `() -> TeamView`: the clinic's accounts and supervision assignments
+    /// (clinic admin; needs the server).
+    pub const TEAM: &str = "team";
+    /// `{ from, to } -> Vec<Appointment>` (RFC 3339 bounds, either may be
+    /// null; needs the server).
+    pub const SCHEDULE: &str = "schedule";
+    /// `() -> Vec<BookableClient>`: whom the caller may book or invoice.
+    pub const BOOKABLE_CLIENTS: &str = "bookable_clients";
+    /// `{ appointment: NewAppointment } -> Appointment`
+    pub const BOOK_APPOINTMENT: &str = "book_appointment";
+    /// `{ appointmentId, status: AppointmentStatus } -> Appointment`
+    pub const SET_APPOINTMENT_STATUS: &str = "set_appointment_status";
+    /// `() -> Vec<Invoice>`
+    pub const INVOICES: &str = "invoices";
+    /// `{ invoice: NewInvoice } -> Invoice`
+    pub const ISSUE_INVOICE: &str = "issue_invoice";
+    /// `{ invoiceId, status: InvoiceStatus } -> Invoice`
+    pub const SET_INVOICE_STATUS: &str = "set_invoice_status";
     /// `() -> SyncStatus`
     pub const SYNC_NOW: &str = "sync_now";
     /// `() -> SyncStatus`
@@ -62,6 +86,11 @@ pub enum AppState {
     SignedOut {
         /// The configured server, shown on the sign-in screen.
         server: String,
+        /// Why the app signed out on its own, shown above the sign-in form:
+        /// e.g. that the clinic revoked this device and its vault was
+        /// deleted. `None` after an ordinary sign-out.
+        #[serde(default)]
+        notice: Option<String>,
     },
     /// Password accepted; a TOTP code is needed.
     AwaitingCode {
@@ -115,6 +144,16 @@ pub enum SyncStatus {
         /// How many changes wait.
         pending: u32,
     },
+    /// The server refused at least one record's change (no longer
+    /// permitted, too large, invalid); each such record shows why. The
+    /// rest synced. Shown instead of "synced" or "waiting" while the
+    /// server is reachable.
+    Rejected {
+        /// How many records the server refused.
+        rejected: u32,
+        /// How many changes wait.
+        pending: u32,
+    },
     /// This computer's clock is far from the server's (more than five
     /// minutes), so notes would carry wrong times. Changes still sync.
     ClockOff {
@@ -149,6 +188,21 @@ pub struct ClientListItem {
     pub note_count: u32,
     /// Sync state of the client record.
     pub sync: RecordSync,
+    /// When the server refused the client record: its reason, in words
+    /// the practitioner can act on.
+    #[serde(default)]
+    pub reject_reason: Option<String>,
+    /// When the client record is in conflict: the other version (the
+    /// server's), to show beside this device's.
+    #[serde(default)]
+    pub conflict: Option<ClientRecord>,
+    /// How many of their notes are in conflict, so the practitioner can
+    /// find them from the list.
+    #[serde(default)]
+    pub notes_in_conflict: u32,
+    /// How many of their notes the server refused.
+    #[serde(default)]
+    pub notes_rejected: u32,
 }
 
 /// A new client, as typed.
@@ -182,8 +236,72 @@ pub struct NoteView {
     pub note: SessionNote,
     /// Its sync state.
     pub sync: RecordSync,
-    /// When in conflict: the other version's text, to show side by side.
-    pub conflict_body: Option<String>,
+    /// When in conflict: the other version (the server's, from another
+    /// device), whole, to show side by side: its text, date, whether it
+    /// is signed and when it was last changed.
+    #[serde(default)]
+    pub conflict: Option<SessionNote>,
+    /// When the server refused the note: its reason, in words the
+    /// practitioner can act on. Saving the draft again queues it again.
+    #[serde(default)]
+    pub reject_reason: Option<String>,
+    /// Corrections appended to the signed note, oldest first; always empty
+    /// for a draft.
+    #[serde(default)]
+    pub amendments: Vec<AmendmentView>,
+}
+
+/// An amendment with its sync state. Read-only: amendments never change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendmentView {
+    /// The amendment.
+    pub amendment: NoteAmendment,
+    /// Its sync state.
+    pub sync: RecordSync,
+}
+
+/// How the practitioner settles a record in conflict.
+///
+/// A signed note never changes, so when either version is signed that one
+/// stays the note and the other text, if the practitioner keeps it, becomes
+/// a new draft note for the same client and session date ([`Resolved::new_draft`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "keep", rename_all = "snake_case")]
+pub enum Resolution {
+    /// Keep this device's version; it goes to the server against the
+    /// other version.
+    Mine,
+    /// Keep the other version (the server's); nothing is pushed.
+    Theirs,
+    /// Keep a text the practitioner combined from both (notes only).
+    Merged {
+        /// The combined text.
+        body: String,
+    },
+}
+
+// The combined text is clinical: `Debug` names the choice only.
+impl std::fmt::Debug for Resolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resolution::Mine => f.write_str("Mine"),
+            Resolution::Theirs => f.write_str("Theirs"),
+            Resolution::Merged { body } => f
+                .debug_struct("Merged")
+                .field("body_len", &body.len())
+                .finish(),
+        }
+    }
+}
+
+/// What settling a conflict did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The record that was in conflict; it is no longer.
+    pub record_id: Uuid,
+    /// When a signed version had to stay as it is, the other text the
+    /// practitioner kept is this new draft note.
+    pub new_draft: Option<Uuid>,
 }
 
 /// A client with their notes, newest session first.
@@ -193,6 +311,16 @@ pub struct ClientView {
     pub client: ClientRecord,
     /// Their notes.
     pub notes: Vec<NoteView>,
+}
+
+/// The clinic admin's team screen: accounts (no clinical content) and who
+/// supervises whom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    /// Every account, with its role and whether 2FA is set up.
+    pub members: Vec<crate::api::TeamMember>,
+    /// Supervision assignments, live and ended.
+    pub supervisions: Vec<crate::api::Supervision>,
 }
 
 /// An error from a shell command, safe to show: it never contains patient

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bench_protocol::api::{
-    routes, ApiError, Cosignature, DeviceAuditResponse, DeviceAuditUpload, ErrorCode, LoginRequest,
-    LoginResponse, NewShare, NewSupervision, NewSupportGrant, PushRequest, PushResponse, Role,
-    SessionInfo, Share, Supervision, SupportGrant, TeamMember, TotpRequest,
+    routes, ApiError, Cosignature, DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload,
+    ErrorCode, LoginRequest, LoginResponse, NewShare, NewSupervision, NewSupportGrant, PushRequest,
+    PushResponse, Role, SessionInfo, Share, Supervision, SupportGrant, TeamMember, TotpRequest,
     MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND, MAX_PULL_LIMIT,
 };
 use serde::Deserialize;
@@ -35,10 +35,13 @@ use crate::shared::Shared;
 use crate::store::{Account, SessionCheck, Store};
 use crate::totp;
 
+mod devices;
+mod schedule;
+
 /// Body limit for sync pushes: a note may be `MAX_NOTE_BYTES` of text,
 /// which JSON escaping can grow; the store then refuses oversized notes one
 /// by one, so the rest of the batch still applies.
-pub const PUSH_BODY_LIMIT: usize = 32 * 1024 * 1024;
+pub const PUSH_BODY_LIMIT: usize = bench_protocol::api::MAX_PUSH_BODY_BYTES;
 /// Body limit for every other route.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// How far ahead of the server's clock a device-recorded time may be.
@@ -105,7 +108,11 @@ fn routes_table() -> Routes {
         routes::SYNC_PUSH,
         post(push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
     )
-    .add("GET", routes::SYNC_PULL, get(pull))
+    .add(
+        "GET",
+        routes::SYNC_PULL,
+        get(pull).layer(pull_compression()),
+    )
     .add("POST", routes::AUDIT_UPLOAD, post(device_audit))
     .add(
         "GET|POST",
@@ -122,6 +129,48 @@ fn routes_table() -> Routes {
     .add("POST", routes::SUPERVISION_REVOKE, post(revoke_supervision))
     .add("POST", routes::SUPPORT_GRANTS, post(create_support_grant))
     .add("POST", routes::NOTE_COSIGN, post(cosign_note))
+    .add("GET", routes::DEVICES, get(devices::list))
+    .add("POST", routes::DEVICE_REVOKE, post(devices::revoke))
+    .add("POST", routes::CLIENT_TRANSFER, post(devices::transfer))
+    .add(
+        "GET|POST",
+        routes::SCHEDULE,
+        get(schedule::list).post(schedule::book),
+    )
+    .add("GET", routes::SCHEDULE_CLIENTS, get(schedule::clients))
+    .add(
+        "POST",
+        routes::APPOINTMENT_STATUS,
+        post(schedule::set_status),
+    )
+    .add(
+        "GET|POST",
+        routes::INVOICES,
+        get(schedule::invoices).post(schedule::issue),
+    )
+    .add(
+        "POST",
+        routes::INVOICE_STATUS,
+        post(schedule::set_invoice_status),
+    )
+}
+
+/// Gzip for pull answers, when the device asks for it (`Accept-Encoding`).
+///
+/// Session notes are words, which gzip shrinks about threefold: on a
+/// 1 Mbit/s 3G link that is the difference between a first sync of 20,000
+/// notes taking one minute or three. Only the pull route is compressed:
+/// answers that carry a session token or a sign-in challenge are not, so
+/// no secret shares a compressed answer with text someone else chose
+/// (the BREACH attack on compression under TLS).
+// Limitation: a pull page can hold notes from a colleague's shared client
+// next to the practitioner's own; a colleague who could also watch this
+// device's traffic sizes could in principle probe one with the other.
+// Pages are large and mixed, which makes that impractical, not impossible.
+fn pull_compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+        .gzip(true)
+        .quality(tower_http::CompressionLevel::Default)
 }
 
 /// Every (method, path) the API serves; `GET|POST` for a path that serves
@@ -219,6 +268,13 @@ impl Failure {
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "Your role does not give access to client records.",
+        )
+    }
+    fn device_revoked() -> Failure {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::DeviceRevoked,
+            "Your clinic has revoked this device, so it can no longer sign in or sync. Doctor's Bench has removed this device's copy of the records. If this device was not lost, ask your clinic admin.",
         )
     }
     fn not_found() -> Failure {
@@ -341,6 +397,22 @@ impl FromRequestParts<AppRef> for Authed {
                     audit(state, entry).await?;
                 }
                 Ok(who)
+            }
+            SessionCheck::DeviceRevoked { account, device_id } => {
+                let peer = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip());
+                let mut entry = Entry::new(Event::DeviceRefused, Some(account.id), peer);
+                entry.role = Some(account.role);
+                entry.device_id = Some(device_id);
+                entry.details = serde_json::json!({
+                    "method": parts.method.as_str(),
+                    "route": parts.uri.path(),
+                });
+                audit(state, entry).await?;
+                tracing::info!(account_id = %account.id, %device_id, "request from a revoked device refused");
+                Err(Failure::device_revoked())
             }
             SessionCheck::Expired => {
                 tracing::info!("a session expired");
@@ -465,6 +537,31 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, Failure> {
     let username = req.username.trim().to_string();
+    // A revoked device hears so before anything else, whatever password
+    // it sent and however throttled it is: the answer is what makes the
+    // app on it delete its vault.
+    let lookup = username.clone();
+    let device_id = req.device_id;
+    let revoked = state
+        .store
+        .call(move |s| {
+            let known = s.account_by_username(&lookup)?.map(|a| (a.id, a.role));
+            let revoked = s.device_revoked(device_id, known.map(|k| k.0))?;
+            Ok::<_, ServerError>(revoked.then_some(known))
+        })
+        .await?;
+    if let Some(known) = revoked {
+        let mut entry = Entry::new(Event::DeviceRefused, known.map(|k| k.0), ip(peer));
+        entry.role = known.map(|k| k.1);
+        entry.device_id = Some(device_id);
+        entry.details = serde_json::json!({ "route": routes::LOGIN });
+        if known.is_none() {
+            entry.details["username_tag"] = state.throttle.name_key().tag(&username).into();
+        }
+        audit(&state, entry).await?;
+        tracing::info!(%device_id, "sign-in from a revoked device refused");
+        return Err(Failure::device_revoked());
+    }
     if let Decision::Wait { secs, locked } =
         state
             .throttle
@@ -528,6 +625,11 @@ async fn login(
     .into();
     audit(&state, entry).await?;
     tracing::info!(account_id = %account.id, device_id = %req.device_id, "password step accepted");
+    let (device_account, device_name) = (account.id, req.device_name.clone());
+    state
+        .store
+        .call(move |s| s.note_device(device_account, device_id, &device_name, clock::now_unix()))
+        .await?;
 
     if account.has_totp {
         let challenge =
@@ -610,6 +712,20 @@ async fn second_step(
         entry.details = serde_json::json!({ "reason": "credentials_changed" });
         audit(&state, entry).await?;
         return Err(Failure::challenge_expired());
+    }
+    // Revoked between the password step and this one.
+    let device_id = challenge.device_id;
+    if state
+        .store
+        .call(move |s| s.device_revoked(device_id, Some(account_id)))
+        .await?
+    {
+        state.challenges.consume(&req.challenge);
+        entry.event = Event::DeviceRefused;
+        entry.details =
+            serde_json::json!({ "route": if enrolment { routes::ENROL } else { routes::TOTP } });
+        audit(&state, entry).await?;
+        return Err(Failure::device_revoked());
     }
 
     let secret = match &challenge.pending {
@@ -748,12 +864,27 @@ async fn client_detail(
     audit(&state, entry).await?;
     tracing::info!(account_id = %owner, record_id = %id, found = detail.is_some(), "client record read");
     if detail.is_some() {
-        if let Some(distinct) = state.bulk.read(owner, id, clock::now_unix_ms()) {
+        count_reads(&state, owner, peer, &[id]).await?;
+    }
+    detail.map(Json).ok_or_else(Failure::not_found)
+}
+
+/// Counts reads of client records by `account` for the bulk-access alert
+/// and raises it when they cross its threshold.
+async fn count_reads(
+    state: &AppState,
+    account: Uuid,
+    peer: SocketAddr,
+    clients: &[Uuid],
+) -> Result<(), Failure> {
+    let now = clock::now_unix_ms();
+    for client in clients {
+        if let Some(distinct) = state.bulk.read(account, *client, now) {
             let policy = state.throttle.policy();
             raise(
-                &state,
+                state,
                 "bulk_access",
-                Some(owner),
+                Some(account),
                 Some(peer.ip()),
                 serde_json::json!({
                     "distinct_records": distinct,
@@ -764,7 +895,7 @@ async fn client_detail(
             .await?;
         }
     }
-    detail.map(Json).ok_or_else(Failure::not_found)
+    Ok(())
 }
 
 async fn push(
@@ -775,6 +906,10 @@ async fn push(
 ) -> Result<Json<PushResponse>, Failure> {
     who.require_clinical(&state, peer, routes::SYNC_PUSH)
         .await?;
+    // The device's own entries go first: they describe edits made before
+    // this push, and a push whose entries cannot be stored applies nothing.
+    let device = device_entries(&who, peer, req.audit, DeviceClock::Flag)?;
+    let (audit_stored, audit_already_stored) = store_device_entries(&state, &who, device).await?;
     let owner = who.account.id;
     let count = req.changes.len();
     let outcome = state
@@ -790,6 +925,8 @@ async fn push(
     tracing::info!(account_id = %owner, changes = count, "push handled");
     Ok(Json(PushResponse {
         results: outcome.results,
+        audit_stored,
+        audit_already_stored,
     }))
 }
 
@@ -835,13 +972,26 @@ async fn pull(
     let viewer = who.account.clone();
     let page = state
         .store
-        .call(move |s| s.pull(&viewer, after, limit))
+        .call(move |s| {
+            let mut page = s.pull(&viewer, after, limit)?;
+            s.fill_owners(&mut page)?;
+            Ok::<_, ServerError>(page)
+        })
         .await?;
     let ids: Vec<Uuid> = page.changes.iter().map(|c| c.record.id()).collect();
+    let me = who.account.id;
+    let lookup = ids.clone();
+    let others = state
+        .store
+        .call(move |s| s.clients_of_others(me, &lookup))
+        .await?;
     let mut entry = who.entry(Event::RecordsPulled, ip(peer));
     entry.details =
         serde_json::json!({ "after": after, "record_ids": ids, "removed": page.removed });
     audit(&state, entry).await?;
+    // A pull of a colleague's or a supervisee's records is a read of them;
+    // a pull of one's own is not (see `alerts`).
+    count_reads(&state, me, peer, &others).await?;
     Ok(Json(page))
 }
 
@@ -854,14 +1004,47 @@ async fn device_audit(
     who: Authed,
     ApiJson(req): ApiJson<DeviceAuditUpload>,
 ) -> Result<Json<DeviceAuditResponse>, Failure> {
+    let entries = device_entries(&who, peer, req.entries, DeviceClock::Refuse)?;
+    let (stored, already_stored) = store_device_entries(&state, &who, entries).await?;
+    Ok(Json(DeviceAuditResponse {
+        stored,
+        already_stored,
+    }))
+}
+
+/// What to do with a device entry dated more than a day ahead of the
+/// server or before 2020.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DeviceClock {
+    /// Refuse the whole upload and say to check the clock
+    /// ([`routes::AUDIT_UPLOAD`], whose caller sends nothing else).
+    Refuse,
+    /// Store the entry with `"device_time_implausible": true` (a push).
+    /// Refusing there would either hold back the practitioner's notes or
+    /// leave the entries on the device for good: their times were fixed
+    /// when they were recorded, so a corrected clock does not help. A
+    /// laptop whose clock battery died and reset it to 1970 is the usual
+    /// case; the server's own time of receipt is in the entry anyway.
+    Flag,
+}
+
+/// Checks entries a device uploaded and turns each into an audit entry
+/// for `who` from `peer`. Refuses the lot, storing nothing, when there are
+/// more than [`MAX_DEVICE_AUDIT_ENTRIES`] or any kind is not a plain word.
+fn device_entries(
+    who: &Authed,
+    peer: SocketAddr,
+    uploaded: Vec<DeviceAuditEntry>,
+    clock_policy: DeviceClock,
+) -> Result<Vec<(Uuid, Entry)>, Failure> {
     let bad = |message: &str| Failure::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message);
-    if req.entries.len() > MAX_DEVICE_AUDIT_ENTRIES {
+    if uploaded.len() > MAX_DEVICE_AUDIT_ENTRIES {
         return Err(bad(
             "Too many audit entries in one upload; send them in smaller batches.",
         ));
     }
-    let mut entries = Vec::with_capacity(req.entries.len());
-    for e in req.entries {
+    let mut entries = Vec::with_capacity(uploaded.len());
+    for e in uploaded {
         // The kind is stored as given, so it must be a plain word: never
         // free text that could carry a name.
         let plain = !e.kind.is_empty()
@@ -878,9 +1061,9 @@ async fn device_audit(
         // than a day ahead, and nothing was recorded before this software
         // existed; such times are a broken clock or a forged entry.
         let when = when.map(|t| t.unix_timestamp()).unwrap_or_default();
-        if when > clock::now_unix() as i64 + DEVICE_AUDIT_MAX_AHEAD_SECS
-            || when < DEVICE_AUDIT_EARLIEST_UNIX
-        {
+        let implausible = when > clock::now_unix() as i64 + DEVICE_AUDIT_MAX_AHEAD_SECS
+            || when < DEVICE_AUDIT_EARLIEST_UNIX;
+        if implausible && clock_policy == DeviceClock::Refuse {
             return Err(bad("An audit entry's time is more than a day in the future or before 2020; check this computer's clock. Nothing was stored."));
         }
         let mut entry = who.entry(Event::DeviceRecorded, ip(peer));
@@ -891,17 +1074,30 @@ async fn device_audit(
             "occurred_at": e.occurred_at,
             "change_id": e.change_id,
         });
+        if implausible {
+            entry.details["device_time_implausible"] = serde_json::json!(true);
+        }
         entries.push((e.entry_id, entry));
+    }
+    Ok(entries)
+}
+
+/// Appends checked device entries in one transaction, each entry id at
+/// most once; returns (stored now, stored before).
+async fn store_device_entries(
+    state: &AppState,
+    who: &Authed,
+    entries: Vec<(Uuid, Entry)>,
+) -> Result<(u32, u32), Failure> {
+    if entries.is_empty() {
+        return Ok((0, 0));
     }
     let (stored, already_stored) = state
         .audit
         .call(move |log| log.append_device_entries(&entries))
         .await?;
     tracing::info!(account_id = %who.account.id, device_id = %who.device_id, stored, already_stored, "device audit entries received");
-    Ok(Json(DeviceAuditResponse {
-        stored,
-        already_stored,
-    }))
+    Ok((stored, already_stored))
 }
 
 fn refused(r: crate::store::Refused) -> Failure {

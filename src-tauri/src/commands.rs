@@ -8,8 +8,14 @@
 use std::sync::Arc;
 
 use bench_client::{Core, CoreError};
+use bench_protocol::api::{
+    Appointment, AppointmentStatus, BookableClient, Invoice, InvoiceStatus, NewAppointment,
+    NewInvoice,
+};
+use bench_protocol::desktop::TeamView;
 use bench_protocol::desktop::{
-    AppState, ClientListItem, ClientView, DraftInput, NewClient, NoteView, ShellError, SyncStatus,
+    AppState, ClientListItem, ClientView, DraftInput, NewClient, NoteView, Resolution, Resolved,
+    ShellError, SyncStatus,
 };
 use bench_protocol::ClientRecord;
 use tauri::State;
@@ -108,6 +114,97 @@ pub fn save_draft(core: State<'_, SharedCore>, draft: DraftInput) -> Answer<Note
 #[tauri::command(async)]
 pub fn sign_note(core: State<'_, SharedCore>, note_id: Uuid) -> Answer<NoteView> {
     core.sign_note(note_id).map_err(refused("sign_note"))
+}
+
+/// Appends an amendment to a signed note.
+#[tauri::command(async)]
+pub fn add_amendment(core: State<'_, SharedCore>, note_id: Uuid, body: String) -> Answer<NoteView> {
+    core.add_amendment(note_id, body)
+        .map_err(refused("add_amendment"))
+}
+
+/// Settles a record in conflict as the practitioner chose.
+#[tauri::command(async)]
+pub fn resolve_conflict(
+    core: State<'_, SharedCore>,
+    record_id: Uuid,
+    resolution: Resolution,
+) -> Answer<Resolved> {
+    core.resolve_conflict(record_id, resolution)
+        .map_err(refused("resolve_conflict"))
+}
+
+/// The clinic's accounts and supervision assignments.
+#[tauri::command]
+pub async fn team(core: State<'_, SharedCore>) -> Answer<TeamView> {
+    core.team().await.map_err(refused("team"))
+}
+
+/// Appointments in a time range.
+#[tauri::command]
+pub async fn schedule(
+    core: State<'_, SharedCore>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Answer<Vec<Appointment>> {
+    core.schedule(from, to).await.map_err(refused("schedule"))
+}
+
+/// Whom the caller may book or invoice.
+#[tauri::command]
+pub async fn bookable_clients(core: State<'_, SharedCore>) -> Answer<Vec<BookableClient>> {
+    core.bookable_clients()
+        .await
+        .map_err(refused("bookable_clients"))
+}
+
+/// Books an appointment.
+#[tauri::command]
+pub async fn book_appointment(
+    core: State<'_, SharedCore>,
+    appointment: NewAppointment,
+) -> Answer<Appointment> {
+    core.book_appointment(appointment)
+        .await
+        .map_err(refused("book_appointment"))
+}
+
+/// Changes an appointment's status.
+#[tauri::command]
+pub async fn set_appointment_status(
+    core: State<'_, SharedCore>,
+    appointment_id: Uuid,
+    status: AppointmentStatus,
+) -> Answer<Appointment> {
+    core.set_appointment_status(appointment_id, status)
+        .await
+        .map_err(refused("set_appointment_status"))
+}
+
+/// The invoices the caller reaches.
+#[tauri::command]
+pub async fn invoices(core: State<'_, SharedCore>) -> Answer<Vec<Invoice>> {
+    core.invoices().await.map_err(refused("invoices"))
+}
+
+/// Issues an invoice.
+#[tauri::command]
+pub async fn issue_invoice(core: State<'_, SharedCore>, invoice: NewInvoice) -> Answer<Invoice> {
+    core.issue_invoice(invoice)
+        .await
+        .map_err(refused("issue_invoice"))
+}
+
+/// Marks an invoice paid or void.
+#[tauri::command]
+pub async fn set_invoice_status(
+    core: State<'_, SharedCore>,
+    invoice_id: Uuid,
+    status: InvoiceStatus,
+) -> Answer<Invoice> {
+    core.set_invoice_status(invoice_id, status)
+        .await
+        .map_err(refused("set_invoice_status"))
 }
 
 /// Syncs now.

@@ -64,6 +64,16 @@ pub fn run() {
             commands::open_client,
             commands::save_draft,
             commands::sign_note,
+            commands::add_amendment,
+            commands::resolve_conflict,
+            commands::team,
+            commands::schedule,
+            commands::bookable_clients,
+            commands::book_appointment,
+            commands::set_appointment_status,
+            commands::invoices,
+            commands::issue_invoice,
+            commands::set_invoice_status,
             commands::sync_now,
             commands::sync_status,
         ])
@@ -104,7 +114,7 @@ mod tests {
     use serde_json::Value;
 
     /// Every command in the contract, in the order the protocol lists them.
-    const CONTRACT: [&str; 14] = [
+    const CONTRACT: &[&str] = &[
         c::APP_STATE,
         c::SIGN_IN,
         c::SUBMIT_CODE,
@@ -117,6 +127,16 @@ mod tests {
         c::OPEN_CLIENT,
         c::SAVE_DRAFT,
         c::SIGN_NOTE,
+        c::ADD_AMENDMENT,
+        c::RESOLVE_CONFLICT,
+        c::TEAM,
+        c::SCHEDULE,
+        c::BOOKABLE_CLIENTS,
+        c::BOOK_APPOINTMENT,
+        c::SET_APPOINTMENT_STATUS,
+        c::INVOICES,
+        c::ISSUE_INVOICE,
+        c::SET_INVOICE_STATUS,
         c::SYNC_NOW,
         c::SYNC_STATUS,
     ];

@@ -12,11 +12,15 @@ use std::time::{Duration, SystemTime};
 use bench_client::idle::SystemClock;
 use bench_client::keys::KdfParams;
 use bench_client::{Config, Core, CoreError};
+use bench_e2e::api::Api;
 use bench_e2e::keyring::MemoryKeyring;
 use bench_e2e::logs::{self, Captured};
 use bench_e2e::server::{TestAccount, TestServer};
 use bench_e2e::totp;
-use bench_protocol::desktop::{AppState, DraftInput, NewClient, RecordSync, SyncStatus};
+use bench_protocol::desktop::{
+    AppState, DraftInput, NewClient, NoteView, RecordSync, Resolution, SyncStatus,
+};
+use bench_protocol::{NoteStatus, Record};
 
 const CLIENT_NAME: &str = "Chebet Synthetic-Langat";
 const NOTE_TEXT: &str = "Discussed exam stress; breathing exercise went well.";
@@ -120,7 +124,7 @@ async fn two_devices_sync_through_the_server_keep_both_sides_of_a_conflict_and_w
     assert_eq!(on_b.sync, RecordSync::Conflict);
     assert_eq!(on_b.note.body, EDIT_B, "the local text stays");
     assert_eq!(
-        on_b.conflict_body.as_deref(),
+        on_b.conflict.as_ref().map(|n| n.body.as_str()),
         Some(EDIT_A),
         "the server's text is kept too"
     );
@@ -297,9 +301,8 @@ async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the_share_ends() {
-    use bench_e2e::api::Api;
     use bench_protocol::api::{routes, Change, NewShare, PushRequest, PushResponse, Share};
-    use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
+    use bench_protocol::{ClientRecord, SessionNote};
 
     let server = TestServer::start_new();
     let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
@@ -339,7 +342,13 @@ async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the
         })
         .collect();
     let pushed: PushResponse = owner_api
-        .post_json(routes::SYNC_PUSH, &PushRequest { changes })
+        .post_json(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes,
+                audit: vec![],
+            },
+        )
         .await;
     assert_eq!(pushed.results.len(), 2);
 
@@ -380,4 +389,1188 @@ async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the
         b.open_client(client.id),
         Err(CoreError::NotFound(_))
     ));
+}
+
+/// Two devices of one practitioner, both signed in.
+struct Pair {
+    a: Core,
+    b: Core,
+    account: TestAccount,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn two_devices(server: &TestServer, username: &str) -> Pair {
+    let mut account = server.add_practitioner(username, "Dr Synthetic");
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = device(server, dirs.0.path());
+    sign_in(&a, &mut account).await;
+    let b = device(server, dirs.1.path());
+    sign_in(&b, &mut account).await;
+    Pair {
+        a,
+        b,
+        account,
+        _dirs: dirs,
+    }
+}
+
+fn new_client(core: &Core) -> uuid::Uuid {
+    core.add_client(NewClient {
+        full_name: CLIENT_NAME.into(),
+        date_of_birth: None,
+        contact: None,
+    })
+    .unwrap()
+    .id
+}
+
+fn draft(client_id: uuid::Uuid, note_id: Option<uuid::Uuid>, body: &str) -> DraftInput {
+    DraftInput {
+        note_id,
+        client_id,
+        session_date: "2026-03-02".into(),
+        body: body.into(),
+    }
+}
+
+/// The text of `note_id` on `core`, and its sync state.
+fn note_on(core: &Core, client_id: uuid::Uuid, note_id: uuid::Uuid) -> NoteView {
+    core.open_client(client_id)
+        .unwrap()
+        .notes
+        .into_iter()
+        .find(|n| n.note.id == note_id)
+        .expect("the note is on this device")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_editing_one_draft_offline_keep_both_versions_and_each_resolution_syncs_to_both(
+) {
+    let logs = capture_logs();
+    let server = TestServer::start_new();
+    let mut pair = two_devices(&server, "njeri").await;
+    let client_id = new_client(&pair.a);
+    let mut api = Api::new(&server);
+    api.sign_in(&mut pair.account).await;
+
+    let kinds = ["mine", "theirs", "merged"];
+    for first_is_a in [true, false] {
+        let (first, second) = if first_is_a {
+            (&pair.a, &pair.b)
+        } else {
+            (&pair.b, &pair.a)
+        };
+        let order = if first_is_a { "A then B" } else { "B then A" };
+
+        // One draft per way of settling, on both devices.
+        let notes: Vec<uuid::Uuid> = kinds
+            .iter()
+            .map(|k| {
+                let body = format!("Synthetic base text ({k}, {order}).");
+                pair.a
+                    .save_draft(draft(client_id, None, &body))
+                    .unwrap()
+                    .note
+                    .id
+            })
+            .collect();
+        assert_eq!(pair.a.sync_now().await.unwrap(), SyncStatus::Synced);
+        assert_eq!(pair.b.sync_now().await.unwrap(), SyncStatus::Synced);
+
+        // Both edit every draft while apart; then they sync in this order.
+        let text = |who: &str, k: &str| format!("Synthetic edit on {who} ({k}, {order}).");
+        for (id, k) in notes.iter().zip(kinds) {
+            first
+                .save_draft(draft(client_id, Some(*id), &text("first", k)))
+                .unwrap();
+            second
+                .save_draft(draft(client_id, Some(*id), &text("second", k)))
+                .unwrap();
+        }
+        assert_eq!(
+            first.sync_now().await.unwrap(),
+            SyncStatus::Synced,
+            "{order}"
+        );
+        assert_eq!(
+            second.sync_now().await.unwrap(),
+            SyncStatus::Conflict {
+                conflicts: 3,
+                pending: 0
+            },
+            "{order}"
+        );
+
+        // Both versions are on the second device, shown side by side.
+        for (id, k) in notes.iter().zip(kinds) {
+            let view = note_on(second, client_id, *id);
+            assert_eq!(view.sync, RecordSync::Conflict, "{order}");
+            assert_eq!(view.note.body, text("second", k), "{order}: mine stays");
+            let theirs = view.conflict.expect("the other version is kept");
+            assert_eq!(theirs.body, text("first", k), "{order}: theirs too");
+        }
+        let row = &second.list_clients("").unwrap()[0];
+        assert_eq!(row.notes_in_conflict, 3, "the client's row says where");
+
+        // Each way of settling, then both devices sync.
+        let merged = format!("Synthetic combined text ({order}).");
+        let resolutions = [
+            Resolution::Mine,
+            Resolution::Theirs,
+            Resolution::Merged {
+                body: merged.clone(),
+            },
+        ];
+        for (id, resolution) in notes.iter().zip(resolutions) {
+            let done = second.resolve_conflict(*id, resolution).unwrap();
+            assert_eq!(done.new_draft, None);
+        }
+        assert_eq!(
+            second.sync_now().await.unwrap(),
+            SyncStatus::Synced,
+            "{order}"
+        );
+        assert_eq!(
+            first.sync_now().await.unwrap(),
+            SyncStatus::Synced,
+            "{order}"
+        );
+
+        let expected = [text("second", "mine"), text("first", "theirs"), merged];
+        let on_server = api.latest_records().await;
+        for (id, want) in notes.iter().zip(&expected) {
+            for (device, core) in [("first", first), ("second", second)] {
+                let view = note_on(core, client_id, *id);
+                assert_eq!(&view.note.body, want, "{order}, on the {device} device");
+                assert_eq!(view.sync, RecordSync::Synced, "{order}, {device}");
+                assert!(view.conflict.is_none());
+            }
+            let Some((_, Record::Note(server_note))) = on_server.get(id) else {
+                panic!("the note is on the server");
+            };
+            assert_eq!(&server_note.body, want, "{order}, on the server");
+        }
+        let rounds = if first_is_a { 1 } else { 2 };
+        assert_eq!(
+            first.open_client(client_id).unwrap().notes.len(),
+            3 * rounds,
+            "nothing was added or lost"
+        );
+    }
+
+    let logs = logs.text();
+    assert!(logs.contains("conflict resolved"));
+    for secret in ["Chebet", "Synthetic edit", "combined text"] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_signed_on_one_device_while_the_other_edited_it_keeps_both_texts() {
+    capture_logs();
+    let server = TestServer::start_new();
+    let pair = two_devices(&server, "achieng").await;
+    let (a, b) = (&pair.a, &pair.b);
+    let client_id = new_client(a);
+    let signed_text = "Synthetic text signed on A.";
+    let draft_text = "Synthetic edit on B, not signed.";
+
+    // A signs first; B's edit reaches the server after: a signed note never
+    // changes, so B's text may not replace it.
+    let note_id = a
+        .save_draft(draft(client_id, None, "Synthetic first draft."))
+        .unwrap()
+        .note
+        .id;
+    a.sync_now().await.unwrap();
+    b.sync_now().await.unwrap();
+    a.save_draft(draft(client_id, Some(note_id), signed_text))
+        .unwrap();
+    a.sign_note(note_id).unwrap();
+    b.save_draft(draft(client_id, Some(note_id), draft_text))
+        .unwrap();
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert!(matches!(
+        b.sync_now().await.unwrap(),
+        SyncStatus::Conflict { conflicts: 1, .. }
+    ));
+    let view = note_on(b, client_id, note_id);
+    assert_eq!(view.note.body, draft_text);
+    let theirs = view.conflict.unwrap();
+    assert_eq!(theirs.status, NoteStatus::Signed);
+    assert_eq!(theirs.body, signed_text);
+
+    // "Keep mine": the signed note stays; B's text becomes a new draft.
+    let done = b.resolve_conflict(note_id, Resolution::Mine).unwrap();
+    let kept = done.new_draft.expect("B's text is kept as a new draft");
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    for core in [a, b] {
+        let note = note_on(core, client_id, note_id);
+        assert_eq!(note.note.body, signed_text);
+        assert_eq!(note.note.status, NoteStatus::Signed);
+        let new = note_on(core, client_id, kept);
+        assert_eq!(new.note.body, draft_text);
+        assert_eq!(new.note.status, NoteStatus::Draft);
+    }
+
+    // The other order: B's draft edit lands first, then A's signature. A
+    // keeps B's text ("theirs"): A's signed note still stands, B's text
+    // becomes a new draft.
+    let note_id = a
+        .save_draft(draft(client_id, None, "Synthetic second draft."))
+        .unwrap()
+        .note
+        .id;
+    a.sync_now().await.unwrap();
+    b.sync_now().await.unwrap();
+    b.save_draft(draft(client_id, Some(note_id), draft_text))
+        .unwrap();
+    a.save_draft(draft(client_id, Some(note_id), signed_text))
+        .unwrap();
+    a.sign_note(note_id).unwrap();
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert!(matches!(
+        a.sync_now().await.unwrap(),
+        SyncStatus::Conflict { conflicts: 1, .. }
+    ));
+    let done = a.resolve_conflict(note_id, Resolution::Theirs).unwrap();
+    let kept = done.new_draft.expect("B's text is kept as a new draft");
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    for core in [a, b] {
+        let note = note_on(core, client_id, note_id);
+        assert_eq!(
+            (note.note.body.as_str(), note.note.status),
+            (signed_text, NoteStatus::Signed)
+        );
+        assert_eq!(note_on(core, client_id, kept).note.body, draft_text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_note_shows_the_servers_reason_and_the_notes_behind_it_sync_in_the_same_run() {
+    use bench_protocol::api::{routes, NewShare, Share};
+
+    capture_logs();
+    let server = TestServer::start_new();
+    let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
+    let mut colleague = server.add_account(
+        "colleague",
+        "Dr Colleague Synthetic",
+        "clinic_practitioner",
+        true,
+    );
+
+    // The owner's client reaches the colleague's device through a share.
+    let owner_dir = tempfile::tempdir().unwrap();
+    let owner_device = device(&server, owner_dir.path());
+    sign_in(&owner_device, &mut owner).await;
+    let shared_client = new_client(&owner_device);
+    owner_device.sync_now().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let b = device(&server, dir.path());
+    sign_in(&b, &mut colleague).await;
+    let AppState::Unlocked { practitioner } = b.state() else {
+        panic!("colleague signed in");
+    };
+    let mut owner_api = Api::new(&server);
+    owner_api.sign_in(&mut owner).await;
+    let _: Share = owner_api
+        .post_json(
+            routes::SHARES,
+            &NewShare {
+                client_id: shared_client,
+                grantee_id: practitioner.id,
+                consent_reference: "consent form 18".into(),
+            },
+        )
+        .await;
+    b.sync_now().await.unwrap();
+
+    // The colleague writes a note on the shared client first (the server
+    // will refuse it: the record is not theirs to write), then notes on a
+    // client of their own, all waiting together.
+    let refused = b
+        .save_draft(draft(
+            shared_client,
+            None,
+            "Synthetic note on a shared record.",
+        ))
+        .unwrap()
+        .note
+        .id;
+    let own_client = new_client(&b);
+    let own: Vec<uuid::Uuid> = (0..3)
+        .map(|i| {
+            b.save_draft(draft(own_client, None, &format!("Synthetic own note {i}.")))
+                .unwrap()
+                .note
+                .id
+        })
+        .collect();
+    assert_eq!(b.sync_status(), SyncStatus::Waiting { pending: 5 });
+
+    // One run: the refused note says why on itself; the rest synced.
+    assert_eq!(
+        b.sync_now().await.unwrap(),
+        SyncStatus::Rejected {
+            rejected: 1,
+            pending: 0
+        }
+    );
+    let view = note_on(&b, shared_client, refused);
+    assert_eq!(view.sync, RecordSync::Rejected);
+    let reason = view
+        .reject_reason
+        .expect("the server's reason is on the note");
+    assert!(reason.contains("not one of yours"), "{reason}");
+    assert_eq!(view.note.body, "Synthetic note on a shared record.");
+    for id in &own {
+        assert_eq!(note_on(&b, own_client, *id).sync, RecordSync::Synced);
+    }
+    let rows = b.list_clients("").unwrap();
+    let shared_row = rows.iter().find(|r| r.client.id == shared_client).unwrap();
+    assert_eq!(shared_row.notes_rejected, 1);
+    let mut colleague_api = Api::new(&server);
+    colleague_api.sign_in(&mut colleague).await;
+    assert_eq!(colleague_api.client(own_client).await.notes.len(), 3);
+
+    // Editing it again sends it again (and the server, still of the same
+    // mind, refuses it again with its reason).
+    b.save_draft(draft(
+        shared_client,
+        Some(refused),
+        "Synthetic note, edited.",
+    ))
+    .unwrap();
+    assert_eq!(
+        note_on(&b, shared_client, refused).sync,
+        RecordSync::Waiting
+    );
+    assert_eq!(note_on(&b, shared_client, refused).reject_reason, None);
+    b.sync_now().await.unwrap();
+    assert!(note_on(&b, shared_client, refused).reject_reason.is_some());
+}
+
+/// A synthetic note text of exactly `bytes` bytes, with line breaks and
+/// non-ASCII letters so nothing about it is uniform.
+fn long_text(bytes: usize, seed: &str) -> String {
+    let line = format!("{seed}: mteja alieleza wasiwasi — usingizi, kazi, familia. ñ\n");
+    let mut text = line.repeat(bytes / line.len() + 1);
+    while text.len() > bytes {
+        text.pop();
+    }
+    text.push_str(&"x".repeat(bytes - text.len()));
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_megabyte_notes_sync_intact_and_an_oversized_note_is_refused_on_that_note_only() {
+    use bench_protocol::api::{routes, ChangeOutcome, PushResponse, RejectCode, MAX_NOTE_BYTES};
+
+    capture_logs();
+    let server = TestServer::start_new();
+    let mut pair = two_devices(&server, "wafula").await;
+    let (a, b) = (&pair.a, &pair.b);
+    let client_id = new_client(a);
+    const MB: usize = 1024 * 1024;
+
+    // Two 5 MB notes and a short one wait together: they go in more than
+    // one request, and all arrive.
+    let big_texts = [long_text(5 * MB, "first"), long_text(5 * MB, "second")];
+    let mut ids = Vec::new();
+    for text in &big_texts {
+        ids.push(a.save_draft(draft(client_id, None, text)).unwrap().note.id);
+    }
+    let short = a
+        .save_draft(draft(client_id, None, "Synthetic short note."))
+        .unwrap()
+        .note
+        .id;
+
+    // Over the limit: refused at save with the limit named; nothing else lost.
+    let err = a
+        .save_draft(draft(client_id, None, &"y".repeat(MAX_NOTE_BYTES + 1)))
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("the limit is 8 MB"), "{err}");
+    assert_eq!(a.open_client(client_id).unwrap().notes.len(), 3);
+
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    for (id, text) in ids.iter().zip(&big_texts) {
+        let arrived = note_on(b, client_id, *id).note.body;
+        assert!(
+            arrived.as_bytes() == text.as_bytes(),
+            "the 5 MB note arrived byte for byte"
+        );
+    }
+    assert_eq!(
+        note_on(b, client_id, short).note.body,
+        "Synthetic short note."
+    );
+
+    // A note over the limit that reaches the server anyway (another app, an
+    // old version) is refused as too large, and only that change.
+    let mut api = Api::new(&server);
+    api.sign_in(&mut pair.account).await;
+    let note = |body: String| {
+        serde_json::json!({
+            "change_id": uuid::Uuid::new_v4(),
+            "base_version": null,
+            "record": { "kind": "note", "data": {
+                "id": uuid::Uuid::new_v4(), "client_id": client_id,
+                "session_date": "2026-03-03", "body": body, "status": "draft",
+                "created_at": "2026-03-03T09:00:00Z", "updated_at": "2026-03-03T09:00:00Z",
+                "signed_at": null,
+            }},
+        })
+    };
+    let pushed: PushResponse = api
+        .post_json(
+            routes::SYNC_PUSH,
+            &serde_json::json!({ "changes": [
+                note("z".repeat(MAX_NOTE_BYTES + 1)),
+                note("Synthetic note after the big one.".into()),
+            ]}),
+        )
+        .await;
+    assert!(matches!(
+        &pushed.results[0].outcome,
+        ChangeOutcome::Rejected { code: RejectCode::TooLarge, reason } if reason.contains("8 MiB")
+    ));
+    assert!(matches!(
+        pushed.results[1].outcome,
+        ChangeOutcome::Applied { version: 1 }
+    ));
+
+    // A note within the limit whose characters make its request larger than
+    // the server reads at all (control characters grow sixfold in JSON):
+    // reported on that note, and the note behind it still syncs.
+    let odd = a
+        .save_draft(draft(client_id, None, &"\u{1}".repeat(6 * MB)))
+        .unwrap()
+        .note
+        .id;
+    let after = a
+        .save_draft(draft(client_id, None, "Synthetic note behind the odd one."))
+        .unwrap()
+        .note
+        .id;
+    assert_eq!(
+        a.sync_now().await.unwrap(),
+        SyncStatus::Rejected {
+            rejected: 1,
+            pending: 0
+        }
+    );
+    let view = note_on(a, client_id, odd);
+    assert_eq!(view.sync, RecordSync::Rejected);
+    assert!(view.reject_reason.unwrap().contains("up to 8 MB of text"));
+    assert_eq!(note_on(a, client_id, after).sync, RecordSync::Synced);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_made_offline_reach_the_audit_log_one_entry_each_with_device_time_and_device_id() {
+    capture_logs();
+    let mut server = TestServer::start_new();
+    let mut account = server.add_practitioner("achieng", "Dr Synthetic");
+    let dir = tempfile::tempdir().unwrap();
+    let core = device(&server, dir.path());
+    sign_in(&core, &mut account).await;
+    assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    // The server goes away; five edits on this device: a client, a note
+    // started, saved twice more, signed.
+    server.stop();
+    let before_edits = unix_now();
+    let client = core
+        .add_client(NewClient {
+            full_name: CLIENT_NAME.into(),
+            date_of_birth: None,
+            contact: None,
+        })
+        .unwrap();
+    let mut draft = DraftInput {
+        note_id: None,
+        client_id: client.id,
+        session_date: "2026-03-02".into(),
+        body: NOTE_TEXT.into(),
+    };
+    let note = core.save_draft(draft.clone()).unwrap().note;
+    draft.note_id = Some(note.id);
+    for body in [EDIT_A, EDIT_B] {
+        draft.body = body.into();
+        core.save_draft(draft.clone()).unwrap();
+    }
+    core.sign_note(note.id).unwrap();
+    assert_eq!(
+        core.sync_now().await.unwrap(),
+        SyncStatus::Offline { pending: 2 },
+        "the outbox folds the note's four saves into one change"
+    );
+    let after_edits = unix_now();
+
+    // Back: one sync carries the changes and the five entries; another
+    // sends none of them again.
+    server.start();
+    assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(core.sync_now().await.unwrap(), SyncStatus::Synced);
+    server.stop();
+
+    let log = server.audit_export();
+    let device_id = bench_client::config::device_id(dir.path())
+        .unwrap()
+        .to_string();
+    let details = |e: &serde_json::Value| -> serde_json::Value {
+        serde_json::from_str(e["details"].as_str().unwrap()).unwrap()
+    };
+    let recorded: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| e["event"] == "device_recorded")
+        .collect();
+    let kinds: Vec<String> = recorded
+        .iter()
+        .map(|e| details(e)["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "client_created",
+            "note_created",
+            "note_edited",
+            "note_edited",
+            "note_signed"
+        ]
+    );
+    let records: Vec<&str> = recorded
+        .iter()
+        .map(|e| e["record_id"].as_str().unwrap())
+        .collect();
+    let (client_id, note_id) = (client.id.to_string(), note.id.to_string());
+    assert_eq!(
+        records,
+        [&client_id, &note_id, &note_id, &note_id, &note_id]
+    );
+
+    // Who, from where, on which device: as the server's own write entries.
+    let write_of = |event: &str, record: &str| -> &serde_json::Value {
+        log.iter()
+            .find(|e| e["event"] == event && e["record_id"] == record)
+            .unwrap_or_else(|| panic!("no {event} for {record}"))
+    };
+    let client_write = write_of("client_write", &client_id);
+    let note_write = write_of("note_write", &note_id);
+    for (i, e) in recorded.iter().enumerate() {
+        assert_eq!(e["device_id"], device_id.as_str());
+        assert_eq!(e["role"], "solo_practitioner");
+        assert_eq!(e["source_ip"], "127.0.0.1");
+        assert_eq!(e["actor"], note_write["actor"]);
+        assert!(e["actor"].is_string());
+        let d = details(e);
+        // The time on the device, while it was offline; the entry's own
+        // time is when the server stored it, later.
+        let occurred_at = d["occurred_at"].as_str().unwrap();
+        let on_device = utc_unix_secs(occurred_at);
+        assert!(
+            before_edits <= on_device && on_device <= after_edits,
+            "{occurred_at}"
+        );
+        assert_ne!(e["time"], d["occurred_at"]);
+        // The change that carried the edit, as the server recorded it.
+        let write = if i == 0 { client_write } else { note_write };
+        assert_eq!(d["change_id"], details(write)["change_id"], "entry {i}");
+        assert!(!e.to_string().contains("Chebet"));
+        assert!(!e.to_string().contains("exam stress"));
+    }
+    let verified = server.audit_verify();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_waiting_without_changes_still_go_and_a_retry_stores_them_once() {
+    use bench_client::sync::{ApiClient, Tls13Only};
+    use bench_e2e::api::Api;
+    use bench_protocol::api::DeviceAuditEntry;
+
+    let server = TestServer::start_new();
+    let mut account = server.add_practitioner("baraka", "Dr Synthetic");
+    let mut session = Api::new(&server);
+    session.sign_in(&mut account).await;
+    let token = session.token().unwrap().to_string();
+    let api = ApiClient::new(
+        &server.url,
+        Tls13Only::from_ca_file(Some(&server.ca_pem)).unwrap(),
+    )
+    .unwrap();
+    let entries: Vec<DeviceAuditEntry> = (0..2)
+        .map(|_| DeviceAuditEntry {
+            entry_id: uuid::Uuid::new_v4(),
+            occurred_at: "2026-03-02T08:00:00Z".into(),
+            kind: "note_edited".into(),
+            record_id: Some(uuid::Uuid::new_v4()),
+            change_id: Some(uuid::Uuid::new_v4()),
+        })
+        .collect();
+
+    // No change waits, yet the entries go (one request), and a resend
+    // after a lost answer is counted as already stored.
+    for _ in 0..2 {
+        let pushed = api
+            .push_with_audit(&token, Vec::new(), entries.clone())
+            .await;
+        assert!(pushed.error.is_none(), "{:?}", pushed.error);
+        assert!(pushed.results.is_empty());
+        assert!(pushed.audit_stored);
+    }
+    // With nothing at all to send, no request is made.
+    let idle = api.push_with_audit(&token, Vec::new(), Vec::new()).await;
+    assert!(idle.audit_stored && idle.results.is_empty() && idle.error.is_none());
+
+    let stored = server
+        .audit_export()
+        .into_iter()
+        .filter(|e| e["event"] == "device_recorded")
+        .count();
+    assert_eq!(stored, 2);
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Whole seconds since 1970 of an RFC 3339 UTC time (`...Z`), fraction
+/// dropped; days from the civil date as in Howard Hinnant's algorithm.
+fn utc_unix_secs(text: &str) -> i64 {
+    assert!(text.ends_with('Z'), "not UTC: {text}");
+    let n = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinic_admin_books_and_bills_online_keeps_no_records_and_hears_offline_plainly() {
+    use bench_protocol::api::{AppointmentStatus, InvoiceStatus, NewAppointment, NewInvoice, Role};
+
+    let logs = capture_logs();
+    let mut server = TestServer::start_new();
+    let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
+    let mut admin = server.add_account("frontdesk", "Front Desk Synthetic", "clinic_admin", true);
+
+    // The practitioner's client, with a contact and a note, reach the server.
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let p = device(&server, dirs.0.path());
+    sign_in(&p, &mut owner).await;
+    let client = p
+        .add_client(NewClient {
+            full_name: CLIENT_NAME.into(),
+            date_of_birth: Some("1990-04-01".into()),
+            contact: Some("+254 700 000 001".into()),
+        })
+        .unwrap();
+    p.save_draft(DraftInput {
+        note_id: None,
+        client_id: client.id,
+        session_date: "2026-03-02".into(),
+        body: NOTE_TEXT.into(),
+    })
+    .unwrap();
+    assert_eq!(p.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    // The admin's device: signs in, syncs without error, holds no records.
+    let a = device(&server, dirs.1.path());
+    sign_in(&a, &mut admin).await;
+    let AppState::Unlocked { practitioner } = a.state() else {
+        panic!("admin signed in");
+    };
+    assert_eq!(practitioner.role, Role::ClinicAdmin);
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert!(a.list_clients("").unwrap().is_empty());
+
+    let team = a.team().await.unwrap();
+    assert!(team
+        .members
+        .iter()
+        .any(|m| m.username == "owner" && m.has_totp));
+    let bookable = a.bookable_clients().await.unwrap();
+    assert_eq!(bookable.len(), 1);
+    assert_eq!(bookable[0].display_name, CLIENT_NAME);
+
+    let booked = a
+        .book_appointment(NewAppointment {
+            client_id: client.id,
+            starts_at: "2026-03-04T10:00:00+03:00".into(),
+            duration_minutes: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(booked.starts_at, "2026-03-04T07:00:00Z");
+    assert_eq!(booked.practitioner_name, "Dr Owner Synthetic");
+    let week = a
+        .schedule(
+            Some("2026-03-02T00:00:00Z".into()),
+            Some("2026-03-09T00:00:00Z".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(week.len(), 1);
+    let attended = a
+        .set_appointment_status(booked.id, AppointmentStatus::Attended)
+        .await
+        .unwrap();
+    assert_eq!(attended.status, AppointmentStatus::Attended);
+    let invoice = a
+        .issue_invoice(NewInvoice {
+            client_id: client.id,
+            appointment_id: Some(booked.id),
+            amount_cents: 300_000,
+        })
+        .await
+        .unwrap();
+    let paid = a
+        .set_invoice_status(invoice.id, InvoiceStatus::Paid)
+        .await
+        .unwrap();
+    assert_eq!(paid.status, InvoiceStatus::Paid);
+    assert_eq!(a.invoices().await.unwrap().len(), 1);
+    // The practitioner sees the appointment booked for them.
+    assert_eq!(p.schedule(None, None).await.unwrap().len(), 1);
+
+    // Nothing the admin's core received or logged holds a clinical field.
+    let seen = format!(
+        "{team:?}{bookable:?}{week:?}{:?}",
+        a.invoices().await.unwrap()
+    );
+    for clinical in [NOTE_TEXT, "+254 700 000 001", "1990-04-01"] {
+        assert!(!seen.contains(clinical));
+        assert!(!logs.text().contains(clinical));
+    }
+
+    // Without the server, each screen says so plainly.
+    server.stop();
+    for result in [
+        a.schedule(None, None).await.map(drop),
+        a.team().await.map(drop),
+        a.invoices().await.map(drop),
+    ] {
+        assert!(matches!(result, Err(CoreError::Offline(_))), "{result:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amendments_made_offline_reach_the_other_device_beside_the_unchanged_signed_note() {
+    let logs = capture_logs();
+    let mut server = TestServer::start_new();
+    let mut account = server.add_practitioner("achieng", "Dr Synthetic");
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = device(&server, dirs.0.path());
+    sign_in(&a, &mut account).await;
+    let b = device(&server, dirs.1.path());
+    sign_in(&b, &mut account).await;
+
+    // A signs a note online; B pulls it.
+    let client = a
+        .add_client(NewClient {
+            full_name: CLIENT_NAME.into(),
+            date_of_birth: None,
+            contact: None,
+        })
+        .unwrap();
+    let draft = |body: &str, date: &str| DraftInput {
+        note_id: None,
+        client_id: client.id,
+        session_date: date.into(),
+        body: body.into(),
+    };
+    let synced_note = a.save_draft(draft(NOTE_TEXT, "2026-03-02")).unwrap().note;
+    a.sign_note(synced_note.id).unwrap();
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    let find = |core: &Core, id| {
+        core.open_client(client.id)
+            .unwrap()
+            .notes
+            .into_iter()
+            .find(|n: &NoteView| n.note.id == id)
+            .expect("the note is on this device")
+    };
+    let before = find(&b, synced_note.id).note;
+    assert_eq!(before.status, NoteStatus::Signed);
+
+    // Offline, A amends that note, and writes, signs and amends another.
+    server.stop();
+    let first = "Correction: the exam is in April, not March.";
+    let second = "Correction: the breathing exercise was box breathing.";
+    let amended = a.add_amendment(synced_note.id, first.into()).unwrap();
+    assert_eq!(amended.note, before, "amending leaves the note as signed");
+    a.add_amendment(synced_note.id, second.into()).unwrap();
+    let offline_note = a
+        .save_draft(draft("Phone check-in while travelling.", "2026-03-09"))
+        .unwrap()
+        .note;
+    let offline_signed = a.sign_note(offline_note.id).unwrap().note;
+    let third = "Correction: the call lasted twenty minutes.";
+    a.add_amendment(offline_signed.id, third.into()).unwrap();
+    assert_eq!(
+        a.sync_now().await.unwrap(),
+        SyncStatus::Offline { pending: 4 }
+    );
+
+    // Back online: one sync on A, one on B.
+    server.start();
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    let texts = |view: &NoteView| -> Vec<(String, RecordSync)> {
+        view.amendments
+            .iter()
+            .map(|a| (a.amendment.body.clone(), a.sync))
+            .collect()
+    };
+    for (who, core) in [("A", &a), ("B", &b)] {
+        let on = find(core, synced_note.id);
+        assert_eq!(on.note, before, "{who}: the signed note is unchanged");
+        assert_eq!(
+            on.note.body.as_bytes(),
+            NOTE_TEXT.as_bytes(),
+            "{who}: the signed text is byte for byte what was signed"
+        );
+        assert_eq!(
+            texts(&on),
+            [
+                (first.to_string(), RecordSync::Synced),
+                (second.to_string(), RecordSync::Synced)
+            ],
+            "{who}"
+        );
+        let on = find(core, offline_signed.id);
+        assert_eq!(on.note, offline_signed, "{who}");
+        assert_eq!(
+            texts(&on),
+            [(third.to_string(), RecordSync::Synced)],
+            "{who}"
+        );
+    }
+    // Nothing more moves: a further sync brings no amendment twice.
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(find(&b, synced_note.id).amendments.len(), 2);
+
+    let logs = logs.text();
+    for secret in ["Chebet", "exam", "box breathing", "twenty minutes"] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
+    }
+}
+
+/// A device whose device secret lives in the real OS keyring (Secret
+/// Service), as in the shipped app. Needs `scripts/with-keyring.sh`.
+fn device_with_os_keyring(server: &TestServer, data_dir: &Path) -> Core {
+    let config = Config {
+        server_url: server.url.clone(),
+        ca_cert_path: Some(server.ca_pem.clone()),
+        data_dir: data_dir.to_path_buf(),
+        idle_timeout: Duration::from_secs(30 * 60),
+        device_name: "test laptop".into(),
+    };
+    Core::with_parts(
+        config,
+        Arc::new(bench_client::keys::OsKeyring),
+        KdfParams::FAST_INSECURE_FOR_TESTS,
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+}
+
+/// Where a practitioner's vault and device secret live for a device.
+struct VaultPlace {
+    folder: std::path::PathBuf,
+    keyring_account: String,
+}
+
+fn vault_place(server: &TestServer, data_dir: &Path, username: &str) -> VaultPlace {
+    let config = Config {
+        server_url: server.url.clone(),
+        ca_cert_path: None,
+        data_dir: data_dir.to_path_buf(),
+        idle_timeout: Duration::from_secs(60),
+        device_name: String::new(),
+    };
+    let device_id = bench_client::config::device_id(data_dir).unwrap();
+    VaultPlace {
+        folder: config.vault_path(username).parent().unwrap().to_path_buf(),
+        keyring_account: bench_client::keys::device_secret_account(
+            &config.server_folder(),
+            username,
+            device_id,
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Secret Service: run under scripts/with-keyring.sh"]
+async fn a_device_the_clinic_revokes_deletes_its_vault_and_keyring_secret_at_its_next_sync() {
+    use bench_client::keys::{OsKeyring, SecretStore};
+    use bench_e2e::api::Api;
+    use bench_protocol::api::{routes, Device, DeviceRevocation};
+
+    let server = TestServer::start_new();
+    let mut amina = server.add_account("amina", "Dr Amina Synthetic", "clinic_practitioner", true);
+    let mut admin = server.add_account("admin", "Clinic Admin Synthetic", "clinic_admin", true);
+
+    // The laptop: a client with a synced note and a draft not yet synced.
+    let laptop_dir = tempfile::tempdir().unwrap();
+    let laptop = device_with_os_keyring(&server, laptop_dir.path());
+    sign_in(&laptop, &mut amina).await;
+    let client = laptop
+        .add_client(NewClient {
+            full_name: CLIENT_NAME.into(),
+            ..Default::default()
+        })
+        .unwrap();
+    laptop
+        .save_draft(DraftInput {
+            note_id: None,
+            client_id: client.id,
+            session_date: "2026-03-02".into(),
+            body: NOTE_TEXT.into(),
+        })
+        .unwrap();
+    assert_eq!(laptop.sync_now().await.unwrap(), SyncStatus::Synced);
+    laptop
+        .save_draft(DraftInput {
+            note_id: None,
+            client_id: client.id,
+            session_date: "2026-03-09".into(),
+            body: EDIT_A.into(),
+        })
+        .unwrap();
+    assert_eq!(laptop.sync_status(), SyncStatus::Waiting { pending: 1 });
+
+    // The desktop: the same practitioner's other device.
+    let desktop_dir = tempfile::tempdir().unwrap();
+    let desktop = device_with_os_keyring(&server, desktop_dir.path());
+    sign_in(&desktop, &mut amina).await;
+    desktop.sync_now().await.unwrap();
+    assert_eq!(desktop.list_clients("").unwrap().len(), 1);
+
+    let on_laptop = vault_place(&server, laptop_dir.path(), "amina");
+    let on_desktop = vault_place(&server, desktop_dir.path(), "amina");
+    assert!(on_laptop.folder.join("vault.db").exists());
+    assert!(on_laptop.folder.join("vault.db.keys.json").exists());
+    assert!(OsKeyring.get(&on_laptop.keyring_account).unwrap().is_some());
+
+    // The laptop is stolen; the clinic admin revokes it.
+    let laptop_id = bench_client::config::device_id(laptop_dir.path()).unwrap();
+    let mut admin_api = Api::new(&server);
+    admin_api.sign_in(&mut admin).await;
+    let revoked: Vec<Device> = admin_api
+        .post_json(
+            &routes::device_revoke(laptop_id),
+            &DeviceRevocation {
+                reason: "laptop stolen".into(),
+            },
+        )
+        .await;
+    assert_eq!(revoked.len(), 1);
+
+    // Its next sync: refused, and everything of Amina's on it is gone.
+    let err = laptop.sync_now().await.unwrap_err();
+    assert!(matches!(err, CoreError::DeviceRevoked(_)), "{err:?}");
+    assert!(!on_laptop.folder.exists(), "the vault folder is deleted");
+    assert!(
+        OsKeyring.get(&on_laptop.keyring_account).unwrap().is_none(),
+        "the device secret is deleted from the keyring"
+    );
+    let AppState::SignedOut { notice, .. } = laptop.state() else {
+        panic!("signed out after the wipe, got {:?}", laptop.state());
+    };
+    let notice = notice.expect("the sign-in screen says why");
+    assert!(notice.contains("revoked this device"), "{notice}");
+    assert!(matches!(laptop.list_clients(""), Err(CoreError::Locked)));
+
+    // Signing in again from it is refused, even with the right password.
+    let err = laptop
+        .sign_in(&amina.username, &amina.password)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::DeviceRevoked(_)), "{err:?}");
+    assert!(matches!(
+        laptop.state(),
+        AppState::SignedOut {
+            notice: Some(_),
+            ..
+        }
+    ));
+
+    // The desktop carries on with everything the server had, and its
+    // device list shows the laptop revoked.
+    let devices = desktop.team_devices().await.unwrap();
+    assert_eq!(devices.len(), 2);
+    let listed = devices.iter().find(|d| d.device_id == laptop_id).unwrap();
+    assert_eq!(listed.reason.as_deref(), Some("laptop stolen"));
+    assert!(listed.revoked_at.is_some());
+    desktop.sync_now().await.unwrap();
+    let view = desktop.open_client(client.id).unwrap();
+    assert_eq!(
+        view.notes.len(),
+        1,
+        "the unsynced draft was lost with the laptop"
+    );
+    assert_eq!(view.notes[0].note.body, NOTE_TEXT);
+    assert!(on_desktop.folder.join("vault.db").exists());
+    assert!(OsKeyring
+        .get(&on_desktop.keyring_account)
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transferred_client_leaves_the_old_owners_device_and_arrives_with_its_notes_on_the_new_owners(
+) {
+    use bench_e2e::api::Api;
+    use bench_protocol::api::{routes, ClientTransfer, TransferReceipt};
+
+    let server = TestServer::start_new();
+    let mut amina = server.add_account("amina", "Dr Amina Synthetic", "clinic_practitioner", true);
+    let mut baraka =
+        server.add_account("baraka", "Dr Baraka Synthetic", "clinic_practitioner", true);
+    let mut admin = server.add_account("admin", "Clinic Admin Synthetic", "clinic_admin", true);
+
+    let a_dir = tempfile::tempdir().unwrap();
+    let a = device(&server, a_dir.path());
+    sign_in(&a, &mut amina).await;
+    let client = a
+        .add_client(NewClient {
+            full_name: CLIENT_NAME.into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let signed = a
+        .save_draft(DraftInput {
+            note_id: None,
+            client_id: client.id,
+            session_date: "2026-03-02".into(),
+            body: NOTE_TEXT.into(),
+        })
+        .unwrap();
+    a.sign_note(signed.note.id).unwrap();
+    a.save_draft(DraftInput {
+        note_id: None,
+        client_id: client.id,
+        session_date: "2026-03-09".into(),
+        body: EDIT_A.into(),
+    })
+    .unwrap();
+    let kept = a
+        .add_client(NewClient {
+            full_name: "Wanjiru Synthetic-Kamau".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    // Written on Amina's laptop after its last sync: not on the server yet
+    // when the client is transferred.
+    let unsynced = a
+        .save_draft(DraftInput {
+            note_id: None,
+            client_id: client.id,
+            session_date: "2026-03-16".into(),
+            body: EDIT_B.into(),
+        })
+        .unwrap();
+
+    let b_dir = tempfile::tempdir().unwrap();
+    let b = device(&server, b_dir.path());
+    sign_in(&b, &mut baraka).await;
+    let AppState::Unlocked { practitioner } = b.state() else {
+        panic!("Baraka signed in");
+    };
+    b.sync_now().await.unwrap();
+    assert!(b.list_clients("").unwrap().is_empty());
+
+    // The clinic admin moves the client to Baraka and sees ids only.
+    let mut admin_api = Api::new(&server);
+    admin_api.sign_in(&mut admin).await;
+    let receipt: TransferReceipt = admin_api
+        .post_json(
+            &routes::client_transfer(client.id),
+            &ClientTransfer {
+                to_practitioner_id: practitioner.id,
+            },
+        )
+        .await;
+    assert_eq!(receipt.records_moved, 3, "the client and two synced notes");
+
+    // Amina's next sync: the client and everything filed under it leave
+    // her device, the unsynced draft with them (the rule: a record the
+    // practitioner may no longer hold leaves at once; the draft was pushed
+    // first in the same sync and refused, which the server audited).
+    a.sync_now().await.unwrap();
+    let listed: Vec<_> = a.list_clients("").unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].client.id, kept.id);
+    assert!(matches!(
+        a.open_client(client.id),
+        Err(CoreError::NotFound(_))
+    ));
+    let left: Vec<uuid::Uuid> = a
+        .record_versions()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert!(!left.contains(&client.id) && !left.contains(&unsynced.note.id));
+    assert_eq!(a.sync_status(), SyncStatus::Synced);
+
+    // Baraka's next sync brings the client with both synced notes, the
+    // signed one still signed.
+    b.sync_now().await.unwrap();
+    let view = b.open_client(client.id).unwrap();
+    assert_eq!(view.client.full_name, CLIENT_NAME);
+    assert_eq!(view.notes.len(), 2);
+    let bodies: Vec<&str> = view.notes.iter().map(|n| n.note.body.as_str()).collect();
+    assert!(bodies.contains(&NOTE_TEXT) && bodies.contains(&EDIT_A));
+    assert!(!bodies.contains(&EDIT_B));
+    assert!(view
+        .notes
+        .iter()
+        .any(|n| n.note.status == bench_protocol::NoteStatus::Signed));
+
+    // Baraka holds it now: his edits are accepted.
+    b.save_draft(DraftInput {
+        note_id: None,
+        client_id: client.id,
+        session_date: "2026-03-23".into(),
+        body: "Follow-up written by the new practitioner.".into(),
+    })
+    .unwrap();
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    // The refused draft is on the audit record: its id, never its text.
+    let entries = server.audit_export();
+    let refused: Vec<_> = entries
+        .iter()
+        .filter(|e| e["event"] == "change_rejected")
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|e| e["record_id"] == unsynced.note.id.to_string()),
+        "{refused:?}"
+    );
+    assert!(entries.iter().any(|e| e["event"] == "client_transferred"));
+    assert!(!serde_json::to_string(&entries).unwrap().contains(EDIT_B));
 }

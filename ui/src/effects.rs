@@ -4,7 +4,8 @@
 use std::future::Future;
 
 use bench_protocol::desktop::{
-    commands, AppState, ClientListItem, ClientView, ShellError, ShellErrorKind, SyncStatus,
+    commands, AppState, ClientListItem, ClientView, Resolution, Resolved, ShellError,
+    ShellErrorKind, SyncStatus,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -129,4 +130,80 @@ pub fn open_client(dispatch: &Dispatch, client_id: Uuid) {
 /// The client with their notes, as the shell has them now.
 pub async fn fetch_client(client_id: Uuid) -> Result<ClientView, ShellError> {
     ipc::invoke(commands::OPEN_CLIENT, &OpenClient { client_id }).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResolveConflict {
+    record_id: Uuid,
+    resolution: Resolution,
+}
+
+/// Settles a record in conflict as the practitioner chose, then re-reads
+/// what shows it: the open client (when `client_id` is given) or the
+/// client list, and the sync state in the header.
+pub fn resolve_conflict(
+    dispatch: &Dispatch,
+    client_id: Uuid,
+    record_id: Uuid,
+    resolution: Resolution,
+) {
+    run(
+        dispatch,
+        async move {
+            let resolved: Resolved = ipc::invoke(
+                commands::RESOLVE_CONFLICT,
+                &ResolveConflict {
+                    record_id,
+                    resolution,
+                },
+            )
+            .await?;
+            let view = fetch_client(client_id).await?;
+            Ok((resolved, view))
+        },
+        move |(resolved, view), dispatch| {
+            let today = dates::today();
+            dispatch.dispatch(Action::Client(ClientAction::Opened {
+                view,
+                today: today.clone(),
+            }));
+            dispatch.dispatch(Action::Client(ClientAction::Resolved {
+                record_id: resolved.record_id,
+                today,
+            }));
+            let dispatch = dispatch.clone();
+            spawn_local(async move { refresh_sync(&dispatch).await });
+        },
+    );
+}
+
+/// Settles a client record in conflict from the client list, then re-reads
+/// the list for `query` and the sync state.
+pub fn resolve_client_conflict(
+    dispatch: &Dispatch,
+    query: String,
+    record_id: Uuid,
+    resolution: Resolution,
+) {
+    run(
+        dispatch,
+        async move {
+            ipc::invoke::<_, Resolved>(
+                commands::RESOLVE_CONFLICT,
+                &ResolveConflict {
+                    record_id,
+                    resolution,
+                },
+            )
+            .await
+        },
+        move |_, dispatch| {
+            let dispatch = dispatch.clone();
+            spawn_local(async move {
+                refresh_clients(&dispatch, query).await;
+                refresh_sync(&dispatch).await;
+            });
+        },
+    );
 }

@@ -7,11 +7,15 @@
 
 use std::rc::Rc;
 
+use bench_protocol::api::Role;
 use bench_protocol::desktop::{
     AppState, ClientListItem, ClientView, NoteView, ShellError, SyncStatus,
 };
+use bench_protocol::NoteStatus;
 use uuid::Uuid;
 use yew::Reducible;
+
+use crate::office::{Office, OfficeAction};
 
 /// The whole UI state. No `Debug`: it holds clinical text while unlocked.
 #[derive(Clone, Default, PartialEq)]
@@ -30,6 +34,9 @@ pub struct Model {
     pub busy: bool,
     /// Present only while unlocked.
     pub clinical: Option<Clinical>,
+    /// The clinic admin's screens (schedule, team, billing): present only
+    /// while a clinic admin is unlocked, who never has [`Model::clinical`].
+    pub office: Option<Office>,
 }
 
 /// What an unlocked window shows.
@@ -59,6 +66,18 @@ pub struct ClientScreen {
     pub view: ClientView,
     /// The note being written.
     pub editor: Editor,
+    /// The amendment being written to a signed note, if one is open.
+    pub amending: Option<AmendmentDraft>,
+}
+
+/// An amendment being written: it is final once saved, so until then it is
+/// only this text.
+#[derive(Clone, PartialEq)]
+pub struct AmendmentDraft {
+    /// The signed note it will correct.
+    pub note_id: Uuid,
+    /// The text so far.
+    pub body: String,
 }
 
 /// The note editor.
@@ -70,6 +89,9 @@ pub struct Editor {
     pub session_date: String,
     /// The text.
     pub body: String,
+    /// The text combines both versions of `note_id`, which is in conflict:
+    /// keeping it settles the conflict instead of saving a draft.
+    pub merging: bool,
 }
 
 impl Editor {
@@ -79,8 +101,16 @@ impl Editor {
             note_id: None,
             session_date: today,
             body: String::new(),
+            merging: false,
         }
     }
+}
+
+/// What the editor starts with for combining a note's two versions: this
+/// device's text, then the other's, each under a line naming it, for the
+/// practitioner to edit into one.
+pub fn merge_text(mine: &str, theirs: &str) -> String {
+    format!("[This device]\n{mine}\n\n[Other device]\n{theirs}")
 }
 
 /// Every change to the UI state, grouped by the view it belongs to.
@@ -93,6 +123,8 @@ pub enum Action {
     Clients(ClientsAction),
     /// On an open client.
     Client(ClientAction),
+    /// On the clinic admin's screens.
+    Office(OfficeAction),
 }
 
 /// Changes that come from the shell.
@@ -148,6 +180,17 @@ pub enum ClientAction {
     },
     /// Load a draft into the editor.
     EditNote(Uuid),
+    /// Load both versions of a note in conflict into the editor, to be
+    /// combined.
+    MergeNote(Uuid),
+    /// A conflict was settled: the editor starts over if it was combining
+    /// that note.
+    Resolved {
+        /// The settled record.
+        record_id: Uuid,
+        /// For the fresh editor.
+        today: String,
+    },
     /// The editor's date changed.
     EditorDate(String),
     /// The editor's text changed.
@@ -159,6 +202,16 @@ pub enum ClientAction {
         /// The new note's date.
         today: String,
     },
+    /// Open the amendment editor under a signed note (a draft is edited
+    /// instead, so it gets none).
+    StartAmendment(Uuid),
+    /// The amendment's text changed.
+    AmendmentBody(String),
+    /// Close the amendment editor without saving.
+    CancelAmendment,
+    /// An amendment was saved: the note, as it now reads with it, replaces
+    /// its old copy and the amendment editor closes.
+    Amended(NoteView),
 }
 
 impl Reducible for Model {
@@ -170,6 +223,11 @@ impl Reducible for Model {
             Action::Shell(action) => next.shell(action),
             Action::Clients(action) => next.clients(action),
             Action::Client(action) => next.client(action),
+            Action::Office(action) => {
+                if let Some(office) = next.office.as_mut() {
+                    office.apply(action);
+                }
+            }
         }
         Rc::new(next)
     }
@@ -203,17 +261,29 @@ impl Model {
             .as_ref()
             .is_none_or(|old| std::mem::discriminant(old) != std::mem::discriminant(&state));
         match &state {
+            // The clinic admin sees schedule, team and billing, and no
+            // client or note screen at all.
+            AppState::Unlocked { practitioner }
+                if !was_unlocked && practitioner.role == Role::ClinicAdmin =>
+            {
+                self.clinical = None;
+                self.office = Some(Office::default());
+            }
             AppState::Unlocked { .. } if !was_unlocked => {
                 self.clinical = Some(Clinical::Clients(ClientsScreen::default()));
             }
             AppState::Unlocked { .. } => {}
             // Locked, signed out or mid-sign-in: nothing clinical may stay
             // in memory or on screen.
-            AppState::Locked { .. } => self.clinical = None,
+            AppState::Locked { .. } => {
+                self.clinical = None;
+                self.office = None;
+            }
             AppState::SignedOut { .. }
             | AppState::AwaitingCode { .. }
             | AppState::AwaitingEnrolment { .. } => {
                 self.clinical = None;
+                self.office = None;
                 self.sync = None;
             }
         }
@@ -264,6 +334,7 @@ impl Model {
                 self.clinical = Some(Clinical::Client(ClientScreen {
                     view,
                     editor: Editor::new_note(today),
+                    amending: None,
                 }));
             }
         }
@@ -282,7 +353,24 @@ impl ClientScreen {
                         note_id: Some(id),
                         session_date: found.note.session_date.clone(),
                         body: found.note.body.clone(),
+                        merging: false,
                     };
+                }
+            }
+            ClientAction::MergeNote(id) => {
+                let found = self.view.notes.iter().find(|n| n.note.id == id);
+                if let Some((found, theirs)) = found.and_then(|n| Some((n, n.conflict.as_ref()?))) {
+                    self.editor = Editor {
+                        note_id: Some(id),
+                        session_date: found.note.session_date.clone(),
+                        body: merge_text(&found.note.body, &theirs.body),
+                        merging: true,
+                    };
+                }
+            }
+            ClientAction::Resolved { record_id, today } => {
+                if self.editor.note_id == Some(record_id) {
+                    self.editor = Editor::new_note(today);
                 }
             }
             ClientAction::EditorDate(date) => self.editor.session_date = date,
@@ -291,6 +379,39 @@ impl ClientScreen {
             ClientAction::Refreshed(view) => {
                 if view.client.id == self.view.client.id {
                     self.view = view;
+                }
+            }
+            ClientAction::StartAmendment(id) => {
+                let signed = self
+                    .view
+                    .notes
+                    .iter()
+                    .any(|n| n.note.id == id && n.note.status == NoteStatus::Signed);
+                let open_here = self.amending.as_ref().is_some_and(|a| a.note_id == id);
+                if signed && !open_here {
+                    self.amending = Some(AmendmentDraft {
+                        note_id: id,
+                        body: String::new(),
+                    });
+                }
+            }
+            ClientAction::AmendmentBody(body) => {
+                if let Some(amending) = self.amending.as_mut() {
+                    amending.body = body;
+                }
+            }
+            ClientAction::CancelAmendment => self.amending = None,
+            ClientAction::Amended(note) => {
+                if self.amending.as_ref().map(|a| a.note_id) == Some(note.note.id) {
+                    self.amending = None;
+                }
+                if let Some(old) = self
+                    .view
+                    .notes
+                    .iter_mut()
+                    .find(|n| n.note.id == note.note.id)
+                {
+                    *old = note;
                 }
             }
             ClientAction::Opened { .. } | ClientAction::Back => {}
@@ -313,6 +434,10 @@ pub fn sync_text(status: &SyncStatus) -> String {
                 "conflicts"
             };
             format!("{conflicts} {noun} · {pending} waiting")
+        }
+        SyncStatus::Rejected { rejected, pending } => {
+            let noun = if rejected == 1 { "record" } else { "records" };
+            format!("{rejected} {noun} refused by the server · {pending} waiting")
         }
         SyncStatus::ClockOff { minutes, pending } => {
             let way = if minutes >= 0 { "ahead" } else { "behind" };
@@ -358,6 +483,113 @@ mod tests {
             view,
             today: "2026-01-02".into(),
         }))
+    }
+
+    fn note_view(id: u128, status: NoteStatus) -> NoteView {
+        let signed = status == NoteStatus::Signed;
+        NoteView {
+            note: bench_protocol::SessionNote {
+                id: Uuid::from_u128(id),
+                client_id: Uuid::nil(),
+                session_date: "2026-01-02".into(),
+                body: "synthetic session text".into(),
+                status,
+                created_at: "2026-01-02T09:00:00Z".into(),
+                updated_at: "2026-01-02T09:00:00Z".into(),
+                signed_at: signed.then(|| "2026-01-02T10:00:00Z".into()),
+            },
+            sync: bench_protocol::desktop::RecordSync::Synced,
+            conflict: None,
+            reject_reason: None,
+            amendments: vec![],
+        }
+    }
+
+    /// A client with a signed note (id 1) and a draft (id 2).
+    fn client_with_notes() -> Rc<Model> {
+        let model = open_client_model();
+        let Some(Clinical::Client(screen)) = model.clinical.as_ref() else {
+            panic!("client open");
+        };
+        let mut view = screen.view.clone();
+        view.notes = vec![
+            note_view(1, NoteStatus::Signed),
+            note_view(2, NoteStatus::Draft),
+        ];
+        model.reduce(Action::Client(ClientAction::Refreshed(view)))
+    }
+
+    fn screen(model: &Model) -> &ClientScreen {
+        match model.clinical.as_ref() {
+            Some(Clinical::Client(screen)) => screen,
+            _ => panic!("client open"),
+        }
+    }
+
+    #[test]
+    fn the_amendment_editor_opens_only_under_a_signed_note_and_survives_a_refresh() {
+        let model = client_with_notes().reduce(Action::Client(ClientAction::StartAmendment(
+            Uuid::from_u128(2),
+        )));
+        assert!(
+            screen(&model).amending.is_none(),
+            "a draft is edited, not amended"
+        );
+
+        let model = model
+            .reduce(Action::Client(ClientAction::StartAmendment(
+                Uuid::from_u128(1),
+            )))
+            .reduce(Action::Client(ClientAction::AmendmentBody(
+                "synthetic correction".into(),
+            )));
+        // A second click and a background refresh keep the text.
+        let view = screen(&model).view.clone();
+        let model = model
+            .reduce(Action::Client(ClientAction::StartAmendment(
+                Uuid::from_u128(1),
+            )))
+            .reduce(Action::Client(ClientAction::Refreshed(view)));
+        let amending = screen(&model).amending.as_ref().expect("still open");
+        assert_eq!(
+            (amending.note_id, amending.body.as_str()),
+            (Uuid::from_u128(1), "synthetic correction")
+        );
+
+        let cancelled = model.reduce(Action::Client(ClientAction::CancelAmendment));
+        assert!(screen(&cancelled).amending.is_none());
+    }
+
+    #[test]
+    fn a_saved_amendment_closes_the_editor_and_shows_under_its_unchanged_note() {
+        let model = client_with_notes()
+            .reduce(Action::Client(ClientAction::StartAmendment(
+                Uuid::from_u128(1),
+            )))
+            .reduce(Action::Client(ClientAction::AmendmentBody(
+                "synthetic correction".into(),
+            )));
+        let mut saved = note_view(1, NoteStatus::Signed);
+        saved
+            .amendments
+            .push(bench_protocol::desktop::AmendmentView {
+                amendment: bench_protocol::NoteAmendment {
+                    id: Uuid::from_u128(9),
+                    note_id: Uuid::from_u128(1),
+                    client_id: Uuid::nil(),
+                    body: "synthetic correction".into(),
+                    created_at: "2026-01-03T08:00:00Z".into(),
+                },
+                sync: bench_protocol::desktop::RecordSync::Waiting,
+            });
+
+        let model = model.reduce(Action::Client(ClientAction::Amended(saved.clone())));
+
+        let screen = screen(&model);
+        assert!(screen.amending.is_none());
+        assert_eq!(screen.view.notes[0], saved);
+        assert_eq!(screen.view.notes[1], note_view(2, NoteStatus::Draft));
+        assert_eq!(screen.editor.body, "", "the note editor is not touched");
     }
 
     #[test]
@@ -453,6 +685,60 @@ mod tests {
     }
 
     #[test]
+    fn combining_a_conflict_starts_from_both_texts_and_settling_it_clears_the_editor() {
+        use bench_protocol::desktop::RecordSync;
+        use bench_protocol::{NoteStatus, SessionNote};
+
+        let mine = SessionNote {
+            id: Uuid::from_u128(7),
+            client_id: Uuid::nil(),
+            session_date: "2026-01-02".into(),
+            body: "synthetic text from this device".into(),
+            status: NoteStatus::Draft,
+            created_at: "2026-01-02T09:00:00Z".into(),
+            updated_at: "2026-01-02T09:00:00Z".into(),
+            signed_at: None,
+        };
+        let theirs = SessionNote {
+            body: "synthetic text from the other device".into(),
+            ..mine.clone()
+        };
+        let model = open_client_model();
+        let Some(Clinical::Client(screen)) = model.clinical.as_ref() else {
+            panic!("client open");
+        };
+        let mut view = screen.view.clone();
+        view.notes.push(NoteView {
+            note: mine.clone(),
+            sync: RecordSync::Conflict,
+            conflict: Some(theirs),
+            reject_reason: None,
+            amendments: vec![],
+        });
+        let model = model
+            .reduce(Action::Client(ClientAction::Refreshed(view)))
+            .reduce(Action::Client(ClientAction::MergeNote(mine.id)));
+        let Some(Clinical::Client(screen)) = model.clinical.as_ref() else {
+            panic!("client open");
+        };
+        assert!(screen.editor.merging);
+        assert_eq!(screen.editor.note_id, Some(mine.id));
+        assert!(screen.editor.body.contains("synthetic text from this device"));
+        assert!(screen.editor.body.contains("synthetic text from the other device"));
+
+        let settled = model.reduce(Action::Client(ClientAction::Resolved {
+            record_id: mine.id,
+            today: "2026-01-03".into(),
+        }));
+        let Some(Clinical::Client(screen)) = settled.clinical.as_ref() else {
+            panic!("client open");
+        };
+        assert!(!screen.editor.merging);
+        assert_eq!(screen.editor.note_id, None);
+        assert!(screen.editor.body.is_empty());
+    }
+
+    #[test]
     fn sync_status_reads_as_the_header_shows_it() {
         assert_eq!(sync_text(&SyncStatus::Synced), "Synced");
         assert_eq!(sync_text(&SyncStatus::Waiting { pending: 3 }), "3 waiting");
@@ -478,6 +764,13 @@ mod tests {
                 pending: 4
             }),
             "2 conflicts · 4 waiting"
+        );
+        assert_eq!(
+            sync_text(&SyncStatus::Rejected {
+                rejected: 1,
+                pending: 0
+            }),
+            "1 record refused by the server · 0 waiting"
         );
     }
 }

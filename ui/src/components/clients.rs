@@ -1,6 +1,6 @@
 //! "My clients": search, the list, and the add-client form.
 
-use bench_protocol::desktop::{commands, NewClient, RecordSync};
+use bench_protocol::desktop::{commands, NewClient, RecordSync, Resolution};
 use bench_protocol::ClientRecord;
 use serde::Serialize;
 use web_sys::HtmlInputElement;
@@ -64,15 +64,35 @@ pub fn ClientsPage() -> Html {
             1 => "1 note".to_owned(),
             n => format!("{n} notes"),
         };
+        let marker = |n: u32, what: &str| match n {
+            0 => None,
+            1 => Some(format!("1 note {what}")),
+            n => Some(format!("{n} notes {what}")),
+        };
         html! {
             <li key={id.to_string()}>
                 <button type="button" class="client-row" data-client-id={id.to_string()} {onclick}>
                     <span class="client-name">{ item.client.full_name.clone() }</span>
                     <span class="client-meta">{ notes }</span>
+                    if let Some(text) = marker(item.notes_in_conflict, "in conflict") {
+                        <span class="client-conflicts is-trouble">{ text }</span>
+                    }
+                    if let Some(text) = marker(item.notes_rejected, "refused") {
+                        <span class="client-rejected is-trouble">{ text }</span>
+                    }
                     <span class={classes!("record-sync", sync_class(item.sync))}>
                         { sync_word(item.sync) }
                     </span>
                 </button>
+                if let Some(reason) = &item.reject_reason {
+                    <p class="reject-reason" role="alert">
+                        { format!("The clinic server refused this client's details: {reason}") }
+                    </p>
+                }
+                if let Some(theirs) = &item.conflict {
+                    <ClientConflict mine={item.client.clone()} theirs={theirs.clone()}
+                        query={screen.query.clone()} />
+                }
             </li>
         }
     });
@@ -156,6 +176,61 @@ fn AddClientForm() -> Html {
                 <button type="button" onclick={cancel}>{ "Cancel" }</button>
             </div>
         </form>
+    }
+}
+
+/// Properties of [`ClientConflict`].
+#[derive(Properties, PartialEq)]
+struct ClientConflictProps {
+    mine: ClientRecord,
+    theirs: ClientRecord,
+    /// The list's search, to re-read the list after settling.
+    query: String,
+}
+
+/// A client's details changed on two devices: both versions side by side,
+/// keep one.
+#[function_component]
+fn ClientConflict(props: &ClientConflictProps) -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let resolve = |resolution: Resolution| {
+        let dispatch = store.dispatcher();
+        let (query, id) = (props.query.clone(), props.mine.id);
+        Callback::from(move |_: MouseEvent| {
+            effects::resolve_client_conflict(&dispatch, query.clone(), id, resolution.clone())
+        })
+    };
+    let details = |c: &ClientRecord| {
+        [
+            Some(c.full_name.clone()),
+            c.date_of_birth.as_ref().map(|d| format!("Born {d}")),
+            c.contact.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|d| html! { <span>{ d }</span> })
+        .collect::<Html>()
+    };
+    html! {
+        <div class="conflict client-conflict">
+            <p class="conflict-label">
+                { "These details were changed on two devices. Choose which to keep." }
+            </p>
+            <div class="note-versions conflict-pair">
+                <section class="conflict-mine">
+                    <p class="conflict-side">{ "This device" }</p>
+                    <p class="client-details">{ details(&props.mine) }</p>
+                    <button type="button" class="keep-mine" disabled={store.busy}
+                        onclick={resolve(Resolution::Mine)}>{ "Keep this one" }</button>
+                </section>
+                <section class="conflict-theirs">
+                    <p class="conflict-side">{ "Other device" }</p>
+                    <p class="client-details">{ details(&props.theirs) }</p>
+                    <button type="button" class="keep-theirs" disabled={store.busy}
+                        onclick={resolve(Resolution::Theirs)}>{ "Keep this one" }</button>
+                </section>
+            </div>
+        </div>
     }
 }
 

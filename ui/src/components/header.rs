@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use crate::effects::{self, Store};
 use crate::ipc;
-use crate::state::{sync_text, Action, ShellAction};
+use crate::state::{sync_text, Action, ClientAction, ShellAction};
 
 /// The header.
 #[function_component]
@@ -23,6 +23,7 @@ pub fn Header() -> Html {
     let status_class = match store.sync {
         Some(SyncStatus::Synced) => "sync synced",
         Some(SyncStatus::Conflict { .. })
+        | Some(SyncStatus::Rejected { .. })
         | Some(SyncStatus::SignInRequired { .. })
         | Some(SyncStatus::ClockOff { .. }) => "sync attention",
         _ => "sync pending",
@@ -40,6 +41,16 @@ pub fn Header() -> Html {
             );
         })
     };
+    // Conflicts and refusals are marked on each client's row: this takes
+    // the practitioner there.
+    let trouble = matches!(
+        store.sync,
+        Some(SyncStatus::Conflict { .. } | SyncStatus::Rejected { .. })
+    );
+    let show_trouble = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(Action::Client(ClientAction::Back)))
+    };
     let lock_now = state_command(&dispatch, commands::LOCK);
     let sign_out = state_command(&dispatch, commands::SIGN_OUT);
 
@@ -48,6 +59,11 @@ pub fn Header() -> Html {
             <span class="brand">{ "Doctor's Bench" }</span>
             <span class="practitioner" id="practitioner-name">{ who }</span>
             <span id="sync-status" class={status_class} role="status">{ status }</span>
+            if unlocked && trouble {
+                <button id="show-trouble" type="button" class="show-trouble" onclick={show_trouble}>
+                    { "Show which" }
+                </button>
+            }
             <span class="header-actions">
                 if unlocked {
                     <button id="sync-now" type="button" disabled={store.busy} onclick={sync_now}>

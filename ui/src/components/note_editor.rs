@@ -1,6 +1,7 @@
 //! The note editor: date and text of a new note or a draft; save or sign.
 
-use bench_protocol::desktop::{commands, DraftInput, NoteView};
+use bench_protocol::api::MAX_NOTE_BYTES;
+use bench_protocol::desktop::{commands, DraftInput, NoteView, Resolution};
 use serde::Serialize;
 use uuid::Uuid;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
@@ -88,13 +89,33 @@ pub fn NoteEditor(props: &NoteEditorProps) -> Html {
         }
     };
 
+    let merging = editor.merging;
     let onsubmit = {
         let save = save(Then::KeepEditing);
+        let dispatch = dispatch.clone();
+        let (client_id, note_id, body) = (props.client_id, editor.note_id, editor.body.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
-            save();
+            match note_id {
+                Some(id) if merging => effects::resolve_conflict(
+                    &dispatch,
+                    client_id,
+                    id,
+                    Resolution::Merged { body: body.clone() },
+                ),
+                _ => save(),
+            }
         })
     };
+    let cancel_merge = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(Action::Client(ClientAction::NewNote {
+                today: dates::today(),
+            }))
+        })
+    };
+    let too_large = editor.body.len() > MAX_NOTE_BYTES;
     let sign = {
         let save = save(Then::Sign);
         Callback::from(move |_: MouseEvent| save())
@@ -114,7 +135,9 @@ pub fn NoteEditor(props: &NoteEditorProps) -> Html {
         })
     };
 
-    let heading = if editor.note_id.is_some() {
+    let heading = if merging {
+        "Combine the two versions"
+    } else if editor.note_id.is_some() {
         "Edit draft"
     } else {
         "New session note"
@@ -128,14 +151,41 @@ pub fn NoteEditor(props: &NoteEditorProps) -> Html {
                 onchange={on_date} />
             <label for="note-body">{ "Note" }</label>
             <textarea id="note-body" rows="10" value={editor.body.clone()} oninput={on_body} />
+            if too_large {
+                <p class="note-too-large" role="alert">
+                    { format!(
+                        "This note is {} MB, over the limit of {} MB of text per note. Shorten \
+                         it or split it into two notes before saving.",
+                        editor.body.len().div_ceil(1024 * 1024),
+                        MAX_NOTE_BYTES / (1024 * 1024)
+                    ) }
+                </p>
+            }
             <div class="form-actions">
-                <button id="save-draft" type="submit" disabled={store.busy}>{ "Save draft" }</button>
-                <button id="sign-note" type="button" class="primary" disabled={store.busy}
-                    onclick={sign}>
-                    { "Sign note" }
-                </button>
+                if merging {
+                    <button id="save-merge" type="submit" class="primary"
+                        disabled={store.busy || too_large}>
+                        { "Keep this combined version" }
+                    </button>
+                    <button id="cancel-merge" type="button" onclick={cancel_merge}>
+                        { "Cancel" }
+                    </button>
+                } else {
+                    <button id="save-draft" type="submit" disabled={store.busy || too_large}>
+                        { "Save draft" }
+                    </button>
+                    <button id="sign-note" type="button" class="primary"
+                        disabled={store.busy || too_large} onclick={sign}>
+                        { "Sign note" }
+                    </button>
+                }
             </div>
-            <p class="hint">{ "A signed note can no longer be changed." }</p>
+            <p class="hint note-limit">
+                { format!(
+                    "A note holds up to {} MB of text. A signed note can no longer be changed.",
+                    MAX_NOTE_BYTES / (1024 * 1024)
+                ) }
+            </p>
         </form>
     }
 }

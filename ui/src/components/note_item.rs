@@ -1,12 +1,14 @@
-//! One session note in the list: read-only when signed, with its sync state
-//! and, in a conflict, the other version beside it.
+//! One session note in the list: read-only when signed, with its sync state,
+//! the server's reason when it refused the note, and, in a conflict, both
+//! versions side by side with the ways to settle it.
 
-use bench_protocol::desktop::NoteView;
-use bench_protocol::NoteStatus;
+use bench_protocol::desktop::{NoteView, Resolution};
+use bench_protocol::{NoteStatus, SessionNote};
 use yew::prelude::*;
 
+use super::amendments::Amendments;
 use super::clients::{sync_class, sync_word};
-use crate::effects::Store;
+use crate::effects::{self, Store};
 use crate::state::{Action, ClientAction};
 
 /// Properties of [`NoteItem`].
@@ -41,19 +43,118 @@ pub fn NoteItem(props: &NoteItemProps) -> Html {
                 <span class={classes!("note-sync", sync_class(view.sync))}>
                     { sync_word(view.sync) }
                 </span>
-                if draft {
+                if draft && view.conflict.is_none() {
                     <button type="button" class="edit-note" onclick={edit}>{ "Edit" }</button>
                 }
             </div>
-            <div class="note-versions">
+            if let Some(reason) = &view.reject_reason {
+                <p class="reject-reason" role="alert">
+                    { format!("The clinic server refused this note: {reason}") }
+                    if draft {
+                        { " Edit it and save again to send it again." }
+                    }
+                </p>
+            }
+            if let Some(theirs) = &view.conflict {
+                <ConflictPair mine={note.clone()} theirs={theirs.clone()} />
+            } else {
                 <pre class="note-body">{ note.body.clone() }</pre>
-                if let Some(other) = &view.conflict_body {
-                    <div class="conflict">
-                        <p class="conflict-label">{ "The other version:" }</p>
-                        <pre class="conflict-body">{ other.clone() }</pre>
-                    </div>
-                }
-            </div>
+            }
+            <Amendments note={view.clone()} />
         </li>
+    }
+}
+
+/// Properties of [`ConflictPair`].
+#[derive(Properties, PartialEq)]
+struct ConflictPairProps {
+    mine: SessionNote,
+    theirs: SessionNote,
+}
+
+/// Both versions of a note next to each other, each labelled with where it
+/// comes from and when it last changed, and the three ways out.
+///
+/// A signed version stays the note (signed notes never change), so the
+/// button on the other side keeps that text as a new draft instead; the
+/// label says so.
+#[function_component]
+fn ConflictPair(props: &ConflictPairProps) -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let dispatch = store.dispatcher();
+    let (mine, theirs) = (&props.mine, &props.theirs);
+    let id = mine.id;
+    let client_id = mine.client_id;
+
+    let resolve = |resolution: Resolution| {
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| {
+            effects::resolve_conflict(&dispatch, client_id, id, resolution.clone())
+        })
+    };
+    let merge = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(Action::Client(ClientAction::MergeNote(id)))
+        })
+    };
+
+    let signed = |n: &SessionNote| n.status == NoteStatus::Signed;
+    // Which side stays the note whatever is chosen: the server's when it
+    // is signed, else this device's when it is.
+    let mine_stays = if signed(theirs) {
+        Some(false)
+    } else if signed(mine) {
+        Some(true)
+    } else {
+        None
+    };
+    let keep_label = |is_mine: bool| match mine_stays {
+        Some(stays) if stays != is_mine => "Keep this text as a new draft",
+        _ => "Keep this one",
+    };
+    let side = |n: &SessionNote, who: &str| {
+        let status = if signed(n) { "signed" } else { "draft" };
+        format!(
+            "{who} · {status} · session {} · changed {}",
+            n.session_date,
+            n.updated_at.replace('T', " ").trim_end_matches('Z')
+        )
+    };
+    let explain = if signed(theirs) {
+        "The other version is signed, so it stays the note. Your text is kept only if you \
+         choose it, as a new draft."
+    } else if signed(mine) {
+        "Your version is signed, so it stays the note. The other text is kept only if you \
+         choose it, as a new draft."
+    } else {
+        "This note was changed on two devices. Choose which version to keep, or combine them."
+    };
+
+    html! {
+        <div class="conflict">
+            <p class="conflict-label">{ explain }</p>
+            <div class="note-versions conflict-pair">
+                <section class="conflict-mine">
+                    <p class="conflict-side">{ side(mine, "This device") }</p>
+                    <pre class="note-body">{ mine.body.clone() }</pre>
+                    <button type="button" class="keep-mine" disabled={store.busy}
+                        onclick={resolve(Resolution::Mine)}>
+                        { keep_label(true) }
+                    </button>
+                </section>
+                <section class="conflict-theirs">
+                    <p class="conflict-side">{ side(theirs, "Other device") }</p>
+                    <pre class="conflict-body">{ theirs.body.clone() }</pre>
+                    <button type="button" class="keep-theirs" disabled={store.busy}
+                        onclick={resolve(Resolution::Theirs)}>
+                        { keep_label(false) }
+                    </button>
+                </section>
+            </div>
+            <button type="button" class="merge" disabled={store.busy} onclick={merge}>
+                { "Edit a combined version" }
+            </button>
+        </div>
     }
 }
