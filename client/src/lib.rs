@@ -6,6 +6,8 @@
 //! - [`keys`]: the key hierarchy: data keys wrapped by a key-encryption key
 //!   derived from the password (Argon2id) and a device secret held in the OS
 //!   keyring.
+//! - [`device_audit`]: one audit entry per edit made on this device, kept
+//!   in the vault until the server has stored it.
 //! - [`idle`]: the idle-lock state machine, on the wall clock.
 //! - [`sync`]: the TLS 1.3-only API client, the outbox and pull cursor.
 //! - [`backoff`]: when to retry the server after a failed sync.
@@ -28,6 +30,7 @@
 pub mod backoff;
 pub mod config;
 pub mod core;
+pub mod device_audit;
 pub mod error;
 pub mod idle;
 pub mod keys;

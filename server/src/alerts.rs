@@ -42,8 +42,17 @@
 //!   failure or wait ends.
 //! - Bulk access: more than 30 distinct client records read by one account
 //!   within 10 minutes. A practitioner sees about eight clients a day; a
-//!   supervisor reviewing a team reads a few at a time. Syncing one's own
-//!   records (a pull) is not counted; opening records one by one is.
+//!   supervisor reviewing a team reads a few at a time. Opening a record
+//!   (`GET /v1/clients/{id}`) counts, one's own included. A pull counts
+//!   every client of someone else it delivers (through a share or a
+//!   supervision; a note counts as its client), since the device then
+//!   holds that record: a supervisor whose sync brings a 31st team client
+//!   within 10 minutes raises the alert, once. Pulling one's own records
+//!   is not counted: it is how every device stays in step, and a
+//!   practitioner's first sync of 40 own clients is not access to anybody
+//!   else's data. Consequence: a supervisor assigned to a team of more
+//!   than 30 clients raises one alert on their first sync; that is bulk
+//!   access to others' records, and the clinic admin should see it.
 //! - New network: a completed sign-in from an IPv4 /24 or IPv6 /48 the
 //!   account has never signed in from. The first sign-in of an account only
 //!   records its network.
@@ -60,9 +69,9 @@
 //! clinic /24) shares the practitioner's per-network counter and can still
 //! lock them out there.
 //!
-//! Limitation: the bulk-access count covers records opened one by one
-//! (`GET /v1/clients/{id}`); records a pull delivers through a share or a
-//! supervision are not counted yet.
+//! Limitation: the bulk-access counters live in memory, so a restart in
+//! the middle of a burst starts the count again. Fix: keep them in
+//! `bench.db` like the sign-in counters.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

@@ -1328,6 +1328,36 @@ impl Store {
         })
     }
 
+    /// The distinct clients whose records among `record_ids` belong to
+    /// someone other than `viewer` (seen through a share or a
+    /// supervision): a client record counts as itself, a note or other
+    /// record as the client it is about. For the bulk-access alert, which
+    /// counts reads of other practitioners' clients.
+    pub fn clients_of_others(
+        &self,
+        viewer: Uuid,
+        record_ids: &[Uuid],
+    ) -> Result<Vec<Uuid>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT coalesce(client_id, id) FROM records WHERE id = ?1 AND owner != ?2")
+            .map_err(self.db())?;
+        let viewer = viewer.to_string();
+        let mut clients = Vec::new();
+        for id in record_ids {
+            let client: Option<String> = stmt
+                .query_row(params![id.to_string(), viewer], |r| r.get(0))
+                .optional()
+                .map_err(self.db())?;
+            if let Some(client) = client.and_then(|c| c.parse::<Uuid>().ok()) {
+                if !clients.contains(&client) {
+                    clients.push(client);
+                }
+            }
+        }
+        Ok(clients)
+    }
+
     /// Applies a batch of changes for `owner`, each in its own transaction,
     /// so one refused change does not stop the others.
     pub fn apply_push(

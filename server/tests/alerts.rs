@@ -9,8 +9,11 @@ mod common;
 
 use std::time::Duration;
 
-use bench_protocol::api::{routes, Change, ClientDetail, ErrorCode, PushRequest, PushResponse};
-use bench_protocol::{ClientRecord, Record};
+use bench_protocol::api::{
+    routes, Change, ChangeOutcome, ClientDetail, ErrorCode, NewSupervision, Practitioner,
+    PullResponse, PushRequest, PushResponse, Supervision,
+};
+use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 use common::*;
 use uuid::Uuid;
 
@@ -134,6 +137,7 @@ async fn reading_more_distinct_records_than_the_threshold_raises_one_bulk_access
             routes::SYNC_PUSH,
             &PushRequest {
                 changes: ids.iter().map(|id| new_client(*id)).collect(),
+                audit: vec![],
             },
         )
         .await
@@ -154,6 +158,113 @@ async fn reading_more_distinct_records_than_the_threshold_raises_one_bulk_access
         vec!["bulk_access"],
         "one alert per burst"
     );
+}
+
+/// Pulls every page after `cursor`; returns the cursor reached.
+async fn pull_to_end(api: &Api, mut cursor: i64) -> i64 {
+    loop {
+        let page: PullResponse = api
+            .get(&format!("{}?after={cursor}&limit=500", routes::SYNC_PULL))
+            .await
+            .unwrap();
+        let advanced = page.next_cursor > cursor;
+        cursor = page.next_cursor.max(cursor);
+        if !page.more || !advanced {
+            return cursor;
+        }
+    }
+}
+
+/// Pushes new clients, each with a draft note, as `api`'s account.
+async fn push_clients_with_notes(api: &Api, ids: &[Uuid]) {
+    let mut changes = Vec::new();
+    for id in ids {
+        changes.push(new_client(*id));
+        changes.push(Change {
+            change_id: Uuid::new_v4(),
+            base_version: None,
+            record: Record::Note(SessionNote {
+                id: Uuid::new_v4(),
+                client_id: *id,
+                session_date: "2026-01-01".into(),
+                body: "synthetic bulk note".into(),
+                status: NoteStatus::Draft,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                updated_at: "2026-01-01T00:00:00Z".into(),
+                signed_at: None,
+            }),
+        });
+    }
+    let res: PushResponse = api
+        .post(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes,
+                audit: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(res
+        .results
+        .iter()
+        .all(|r| matches!(r.outcome, ChangeOutcome::Applied { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervisor_pulling_a_thirty_first_team_client_raises_one_bulk_access_alert() {
+    // The real thresholds: more than 30 distinct clients in 10 minutes.
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let practitioner = signed_in_as(&dir, &server, "tumaini", "clinic_practitioner").await;
+    let supervisor = signed_in_as(&dir, &server, "sup", "supervisor").await;
+    let admin = signed_in_as(&dir, &server, "admin", "clinic_admin").await;
+    let practitioner_id = practitioner
+        .get::<Practitioner>(routes::ME)
+        .await
+        .unwrap()
+        .id;
+    let supervisor_id = supervisor.get::<Practitioner>(routes::ME).await.unwrap().id;
+    let _: Supervision = admin
+        .post(
+            routes::SUPERVISION,
+            &NewSupervision {
+                supervisor_id,
+                practitioner_id,
+            },
+        )
+        .await
+        .unwrap();
+
+    // 30 team clients, each with a note (a note counts as its client).
+    let team: Vec<Uuid> = (0..32).map(|_| Uuid::new_v4()).collect();
+    push_clients_with_notes(&practitioner, &team[..30]).await;
+    let sup_cursor = pull_to_end(&supervisor, 0).await;
+    // Pulling the same records again is no new distinct client.
+    pull_to_end(&supervisor, 0).await;
+    assert!(alert_kinds(&dir).is_empty(), "30 distinct is the threshold");
+
+    // The 31st client reaches the supervisor's device: one alert, theirs.
+    push_clients_with_notes(&practitioner, &team[30..31]).await;
+    let sup_cursor = pull_to_end(&supervisor, sup_cursor).await;
+    assert_eq!(alert_kinds(&dir), vec!["bulk_access"]);
+    let (ok, out, _) = run(&["alerts", "list", "--data-dir", dir.arg()], None);
+    assert!(ok);
+    assert!(out.contains(&format!("account={supervisor_id}")), "{out}");
+    assert!(out.contains("\"distinct_records\":31"), "{out}");
+
+    // A 32nd within the window is the same burst.
+    push_clients_with_notes(&practitioner, &team[31..]).await;
+    pull_to_end(&supervisor, sup_cursor).await;
+    assert_eq!(
+        alert_kinds(&dir),
+        vec!["bulk_access"],
+        "one alert per burst"
+    );
+
+    // The practitioner syncing their own 32 clients is not bulk access.
+    pull_to_end(&practitioner, 0).await;
+    assert_eq!(alert_kinds(&dir), vec!["bulk_access"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

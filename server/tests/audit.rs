@@ -57,7 +57,13 @@ async fn verify_passes_on_an_intact_log_and_names_the_entry_with_a_flipped_byte(
         },
     ];
     let _: PushResponse = api
-        .post(routes::SYNC_PUSH, &PushRequest { changes })
+        .post(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes,
+                audit: vec![],
+            },
+        )
         .await
         .unwrap();
     let _: ClientDetail = api.get(&routes::client(client_id)).await.unwrap();
@@ -331,6 +337,102 @@ async fn entries_a_device_recorded_offline_are_stored_once_with_its_device_id() 
     assert!(rows.iter().all(|r| r.0.is_some()
         && r.1.as_deref() == Some("solo_practitioner")
         && r.2.contains("note_edited")));
+    let (ok, out, err) = verify(&dir);
+    assert!(ok, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_carried_on_a_push_are_stored_once_and_a_dead_clock_does_not_hold_back_the_push() {
+    use bench_protocol::api::{ChangeOutcome, DeviceAuditEntry, ErrorCode};
+    let dir = DataDir::init();
+    let mut server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    let client_id = Uuid::new_v4();
+    let change_id = Uuid::new_v4();
+    let entry = |occurred_at: &str, kind: &str| DeviceAuditEntry {
+        entry_id: Uuid::new_v4(),
+        occurred_at: occurred_at.into(),
+        kind: kind.into(),
+        record_id: Some(client_id),
+        change_id: Some(change_id),
+    };
+    let push = PushRequest {
+        changes: vec![Change {
+            change_id,
+            base_version: None,
+            record: Record::Client(ClientRecord {
+                id: client_id,
+                full_name: "Synthetic Piggyback Client".into(),
+                date_of_birth: None,
+                contact: None,
+                created_at: "2026-02-01T10:00:00Z".into(),
+            }),
+        }],
+        // The second was stamped by a laptop whose clock reset to 1970.
+        audit: vec![
+            entry("2026-02-01T10:00:00Z", "client_created"),
+            entry("1970-01-01T00:00:07Z", "client_edited"),
+        ],
+    };
+    let first: PushResponse = api.post(routes::SYNC_PUSH, &push).await.unwrap();
+    assert!(matches!(
+        first.results[0].outcome,
+        ChangeOutcome::Applied { .. }
+    ));
+    assert_eq!((first.audit_stored, first.audit_already_stored), (2, 0));
+    // The answer was lost; the device sends the same push again.
+    let again: PushResponse = api.post(routes::SYNC_PUSH, &push).await.unwrap();
+    assert!(matches!(
+        again.results[0].outcome,
+        ChangeOutcome::AlreadyApplied { .. }
+    ));
+    assert_eq!((again.audit_stored, again.audit_already_stored), (0, 2));
+
+    // A kind in free text refuses the whole push: no change, no entry.
+    let mut bad = push.clone();
+    bad.changes[0].change_id = Uuid::new_v4();
+    bad.changes[0].base_version = Some(1);
+    bad.audit = vec![entry("2026-02-01T10:05:00Z", "Edited Amina's client")];
+    let (status, e) = api
+        .post::<PushResponse, _>(routes::SYNC_PUSH, &bad)
+        .await
+        .unwrap_err();
+    assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+    server.stop();
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let rows: Vec<(Option<String>, Option<String>, String)> = db
+        .prepare("SELECT device_id, record_id, details FROM audit_log WHERE event = 'device_recorded' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "stored once, the refused push stored nothing"
+    );
+    let client_text = client_id.to_string();
+    assert!(rows
+        .iter()
+        .all(|r| r.0.is_some() && r.1.as_deref() == Some(client_text.as_str())));
+    assert!(rows[0].2.contains("client_created") && !rows[0].2.contains("implausible"));
+    assert!(
+        rows[1].2.contains("client_edited")
+            && rows[1].2.contains("\"device_time_implausible\":true"),
+        "{}",
+        rows[1].2
+    );
+    assert!(rows[0].2.contains(&change_id.to_string()));
+    let client_writes: i64 = db
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE event = 'client_write'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(client_writes, 1, "the refused push wrote nothing");
     let (ok, out, err) = verify(&dir);
     assert!(ok, "{out}\n{err}");
 }

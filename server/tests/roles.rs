@@ -146,6 +146,7 @@ async fn seed_client(p: &mut Person, seeded: &mut Seeded) {
             routes::SYNC_PUSH,
             &PushRequest {
                 changes: vec![change(None, client(id, &name)), change(None, note)],
+                audit: vec![],
             },
         )
         .await
@@ -315,6 +316,7 @@ async fn probe(
                 .unwrap_or_else(|| "Synthetic Overwrite Attempt".into());
             let body = serde_json::to_value(PushRequest {
                 changes: vec![change(Some(1), client(target, &name))],
+                audit: vec![],
             })
             .unwrap();
             let r = keep(raw(api, "POST", routes::SYNC_PUSH, Some(body)).await);
@@ -647,6 +649,7 @@ async fn revoking_a_share_or_a_supervision_takes_effect_at_the_next_request() {
     // The supervisor may read the team's records but not write them.
     let body = serde_json::to_value(PushRequest {
         changes: vec![change(Some(1), client(team, "Synthetic Overwrite"))],
+        audit: vec![],
     })
     .unwrap();
     let r = raw(&w.supervisor.api, "POST", routes::SYNC_PUSH, Some(body)).await;

@@ -48,7 +48,13 @@ fn change(base_version: Option<i64>, record: Record) -> Change {
 
 async fn push(api: &Api, changes: Vec<Change>) -> Vec<ChangeOutcome> {
     let res: PushResponse = api
-        .post(routes::SYNC_PUSH, &PushRequest { changes })
+        .post(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes,
+                audit: vec![],
+            },
+        )
         .await
         .unwrap();
     res.results.into_iter().map(|r| r.outcome).collect()
@@ -371,7 +377,13 @@ async fn malformed_json_is_a_400_with_an_api_error_and_changes_nothing() {
 
     let no_session = server.client();
     let refused: Answer<PushResponse> = no_session
-        .post(routes::SYNC_PUSH, &PushRequest { changes: vec![] })
+        .post(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes: vec![],
+                audit: vec![],
+            },
+        )
         .await;
     assert_eq!(refused.unwrap_err().1.code, ErrorCode::SessionExpired);
 }

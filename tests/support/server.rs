@@ -187,6 +187,30 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Runs `bench-server audit export` over the whole log and returns its
+    /// entry lines (header and checkpoints left out), oldest first.
+    pub fn audit_export(&self) -> Vec<serde_json::Value> {
+        let out_file = tempfile::NamedTempFile::new().unwrap();
+        let out = Command::new(built_binary("bench-server"))
+            .args(["audit", "export", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(["--from", "1", "--to", "1000000000", "--out"])
+            .arg(out_file.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "audit export failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(out_file.path())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["type"] == "entry")
+            .collect()
+    }
+
     /// The data folder.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
