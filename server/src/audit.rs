@@ -101,6 +101,8 @@ pub enum Event {
     ClientWrite,
     /// A session note was written by a push.
     NoteWrite,
+    /// An amendment was appended to a signed note by a push.
+    NoteAmended,
     /// A pushed change conflicted and was kept aside.
     ChangeConflict,
     /// A pushed change was refused.
@@ -149,6 +151,29 @@ pub enum Event {
     TeamListed,
     /// A supervisor co-signed a note.
     NoteCosigned,
+    /// A device was revoked (lost or stolen): by the clinic admin, by its
+    /// practitioner, or at the command line.
+    DeviceRevoked,
+    /// A request or sign-in from a revoked device was refused.
+    DeviceRefused,
+    /// The device list was read.
+    DevicesListed,
+    /// A client's record moved to another practitioner.
+    ClientTransferred,
+    /// The schedule was read (appointment ids only are recorded).
+    ScheduleRead,
+    /// The list of clients one may book or invoice was read.
+    BookableClientsListed,
+    /// An appointment was booked.
+    AppointmentBooked,
+    /// An appointment's status changed.
+    AppointmentStatusChanged,
+    /// Invoices were read.
+    InvoicesRead,
+    /// An invoice was issued.
+    InvoiceIssued,
+    /// An invoice was marked paid or void.
+    InvoiceStatusChanged,
 }
 
 impl Event {
@@ -168,6 +193,7 @@ impl Event {
             Event::RecordsPulled => "records_pulled",
             Event::ClientWrite => "client_write",
             Event::NoteWrite => "note_write",
+            Event::NoteAmended => "note_amended",
             Event::ChangeConflict => "change_conflict",
             Event::ChangeRejected => "change_rejected",
             Event::AccessDenied => "access_denied",
@@ -192,6 +218,17 @@ impl Event {
             Event::SupportGrantCreated => "support_grant_created",
             Event::TeamListed => "team_listed",
             Event::NoteCosigned => "note_cosigned",
+            Event::DeviceRevoked => "device_revoked",
+            Event::DeviceRefused => "device_refused",
+            Event::DevicesListed => "devices_listed",
+            Event::ClientTransferred => "client_transferred",
+            Event::ScheduleRead => "schedule_read",
+            Event::BookableClientsListed => "bookable_clients_listed",
+            Event::AppointmentBooked => "appointment_booked",
+            Event::AppointmentStatusChanged => "appointment_status_changed",
+            Event::InvoicesRead => "invoices_read",
+            Event::InvoiceIssued => "invoice_issued",
+            Event::InvoiceStatusChanged => "invoice_status_changed",
         }
     }
 }

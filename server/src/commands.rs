@@ -388,6 +388,95 @@ pub fn user_reset_2fa(dir: &DataDir, username: &str) -> Result<(), ServerError> 
     Ok(())
 }
 
+/// Lists the devices that signed in, newest contact first, with whether
+/// each is revoked (the listing is audited).
+pub fn device_list(dir: &DataDir, username: Option<&str>) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let store = open_store(dir)?;
+    let account = match username {
+        Some(name) => Some(
+            store
+                .account_by_username(name)?
+                .ok_or_else(|| no_such_account(name))?
+                .id,
+        ),
+        None => None,
+    };
+    let devices = store.devices(account)?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::DevicesListed,
+            serde_json::json!({ "devices": devices.len(), "account_id": account }),
+        ),
+    )?;
+    if devices.is_empty() {
+        println!("no devices");
+    }
+    for d in devices {
+        let state = match &d.revoked_at {
+            Some(at) => format!("revoked {at}"),
+            None => "active".to_string(),
+        };
+        println!(
+            "{} {} {:?} first={} last={} {}",
+            d.device_id, d.username, d.device_name, d.first_seen, d.last_seen, state
+        );
+    }
+    Ok(())
+}
+
+/// Revokes a device for every account that used it (a lost or stolen
+/// laptop): its sessions stop working at once, it cannot sign in again,
+/// and the app on it deletes its vault at its next contact.
+pub fn device_revoke(dir: &DataDir, device_id: &str, reason: &str) -> Result<(), ServerError> {
+    dir.require_exists()?;
+    let bad = |why: &str| ServerError::BadConfig {
+        source_name: "--device-id".into(),
+        reason: why.to_string(),
+    };
+    let id: uuid::Uuid = device_id
+        .trim()
+        .parse()
+        .map_err(|_| bad("a device id is a UUID, as `bench-server device list` prints it"))?;
+    if reason.chars().count() > bench_protocol::api::MAX_REVOKE_REASON
+        || reason.chars().any(char::is_control)
+    {
+        return Err(ServerError::BadConfig {
+            source_name: "--reason".into(),
+            reason: "the reason must be one line of at most 200 characters".into(),
+        });
+    }
+    let store = open_store(dir)?;
+    let revoked = store
+        .revoke_device(
+            id,
+            crate::store::Revoker::CommandLine,
+            reason,
+            crate::clock::now_unix(),
+        )?
+        .ok_or_else(|| bad("no account has signed in from that device"))?;
+    record(
+        dir,
+        Entry::command_line(
+            Event::DeviceRevoked,
+            serde_json::json!({
+                "revoked_device_id": id,
+                "accounts": revoked.devices.iter().map(|d| d.account_id).collect::<Vec<_>>(),
+                "whole_device": true,
+                "sessions_ended": revoked.sessions_ended,
+                "reason_given": !reason.trim().is_empty(),
+            }),
+        ),
+    )?;
+    println!(
+        "device {id} revoked for {} account(s); {} session(s) ended; the app on it deletes its vault at its next contact",
+        revoked.devices.len(),
+        revoked.sessions_ended
+    );
+    Ok(())
+}
+
 /// `BENCH_AUDIT_CHECKPOINT_EVERY` may lower the checkpoint interval (tests).
 fn checkpoint_every_from_env() -> Result<i64, ServerError> {
     let default = audit::DEFAULT_CHECKPOINT_EVERY;

@@ -70,6 +70,34 @@ enum Command {
     /// Security alerts (for operations).
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Devices that signed in; revoke a lost or stolen one.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// List devices, newest contact first (the listing is audited).
+    List {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Only this account's devices.
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Revoke a device for every account on it: its sessions stop working,
+    /// it cannot sign in again, and the app on it deletes its vault at its
+    /// next contact (audited).
+    Revoke {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// As `device list` prints it.
+        #[arg(long)]
+        device_id: String,
+        /// Why, in a few words (e.g. "laptop stolen"); never a client's name.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +268,14 @@ fn run(command: Command) -> Result<(), ServerError> {
             commands::audit_verify_export(&file, public_key.as_deref())
         }
         Command::Alerts(AlertsCommand::List { dir }) => commands::alerts_list(&dir.resolve()?),
+        Command::Device(DeviceCommand::List { dir, username }) => {
+            commands::device_list(&dir.resolve()?, username.as_deref())
+        }
+        Command::Device(DeviceCommand::Revoke {
+            dir,
+            device_id,
+            reason,
+        }) => commands::device_revoke(&dir.resolve()?, &device_id, &reason),
     }
 }
 

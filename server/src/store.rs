@@ -20,7 +20,12 @@
 //! - a change against anything but the current version is kept in
 //!   `conflicts` and answered with the server's copy, never applied;
 //! - a signed note never changes; a note body over `MAX_NOTE_BYTES` and a
-//!   note for someone else's client are refused.
+//!   note for someone else's client are refused;
+//! - corrections to a signed note are amendments: new records of their own,
+//!   accepted only from the note's owner and only for a note the server
+//!   holds as signed, final once stored (a different text under the same
+//!   id is refused). They carry the note's client id and owner, so every
+//!   device that may read the note pulls them too.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,15 +35,25 @@ use bench_protocol::api::{
     NewSupervision, NewSupportGrant, Practitioner, PullResponse, RejectCode, Role, ServerChange,
     Share, Supervision, SupportGrant, TeamMember, MAX_NOTE_BYTES, MAX_SUPPORT_GRANT_SECS,
 };
-use bench_protocol::{NoteStatus, Record, RecordKind};
+use bench_protocol::{NoteAmendment, NoteStatus, Record, RecordKind};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
+
+mod owners;
+mod schedule;
+
+pub use schedule::{reach as schedule_reach, Reach};
 
 use crate::audit::Event;
 use crate::clock;
 use crate::error::ServerError;
 use crate::seal::{SealedAt, SealingKey};
 use crate::totp::TotpSecret;
+
+mod devices;
+mod transfer;
+
+pub use devices::{Revoked, Revoker, MAX_DEVICE_NAME};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clinics (
@@ -136,6 +151,19 @@ CREATE TABLE IF NOT EXISTS known_networks (
     first_seen TEXT NOT NULL,
     PRIMARY KEY (account_id, network)
 );
+CREATE TABLE IF NOT EXISTS devices (
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    device_id TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revoked_by TEXT,
+    reason TEXT,
+    whole_device INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, device_id)
+);
+CREATE INDEX IF NOT EXISTS devices_device ON devices(device_id);
 CREATE TABLE IF NOT EXISTS conflicts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     change_id TEXT NOT NULL UNIQUE,
@@ -213,6 +241,14 @@ pub enum SessionCheck {
         /// Who.
         account: Account,
         /// From which device.
+        device_id: Uuid,
+    },
+    /// It was opened from a device since revoked: refused, and so is every
+    /// later use, so the device hears why.
+    DeviceRevoked {
+        /// Who.
+        account: Account,
+        /// The revoked device.
         device_id: Uuid,
     },
     /// It existed but timed out (idle or absolute); now deleted.
@@ -326,6 +362,7 @@ impl Store {
         )
         .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(schedule::SCHEMA).map_err(db)?;
         let has_epoch: i64 = conn
             .query_row(
                 "SELECT count(*) FROM pragma_table_info('accounts') WHERE name = 'auth_epoch'",
@@ -609,6 +646,22 @@ impl Store {
             return Ok(SessionCheck::Unknown);
         };
         let now_i = now as i64;
+        // Revocation is checked before expiry, so a stale token from a
+        // revoked device still hears "revoked" (and its app wipes the vault).
+        if let (Ok(device), Ok(account)) = (device_id.parse(), account_id.parse()) {
+            if self.device_revoked(device, Some(account))? {
+                let account = self.account_by_id(account)?;
+                if now_i >= expires_at {
+                    self.delete_session(token_hash)?;
+                }
+                if let Some(account) = account {
+                    return Ok(SessionCheck::DeviceRevoked {
+                        account,
+                        device_id: device,
+                    });
+                }
+            }
+        }
         if now_i - last_seen > idle_secs as i64 || now_i >= expires_at {
             self.delete_session(token_hash)?;
             return Ok(SessionCheck::Expired);
@@ -1315,6 +1368,8 @@ impl Store {
                     cursor,
                     version,
                     record,
+                    // Filled by `Store::fill_owners`.
+                    owner_id: None,
                 });
             }
             removed.extend(gone);
@@ -1377,6 +1432,7 @@ impl Store {
             let event = match (&outcome, kind) {
                 (ChangeOutcome::Applied { .. }, RecordKind::Note) => Some(Event::NoteWrite),
                 (ChangeOutcome::Applied { .. }, RecordKind::Client) => Some(Event::ClientWrite),
+                (ChangeOutcome::Applied { .. }, RecordKind::Amendment) => Some(Event::NoteAmended),
                 (ChangeOutcome::Conflict { .. }, _) => Some(Event::ChangeConflict),
                 (ChangeOutcome::Rejected { .. }, _) => Some(Event::ChangeRejected),
                 (ChangeOutcome::AlreadyApplied { .. }, _) => None,
@@ -1457,6 +1513,11 @@ impl Store {
                 ));
             }
         }
+        if let Record::Amendment(amendment) = &record {
+            if let Some(refusal) = amendment_refusal(&tx, &owner_s, amendment).map_err(db)? {
+                return Ok(refusal);
+            }
+        }
 
         let existing: Option<ExistingRecord> = tx
             .query_row(
@@ -1498,10 +1559,29 @@ impl Store {
                         "This id belongs to a different kind of record.",
                     ));
                 }
+                if record.kind() == RecordKind::Amendment {
+                    // The same amendment again under a new change id changes
+                    // nothing; any other text would rewrite a correction.
+                    let same = self
+                        .key
+                        .open(&ex.data, record_place(&record_id))
+                        .and_then(|json| serde_json::from_slice::<Record>(&json).ok())
+                        .is_some_and(|stored| stored == record);
+                    return Ok(if same {
+                        ChangeOutcome::AlreadyApplied {
+                            version: ex.version,
+                        }
+                    } else {
+                        rejected(
+                            RejectCode::SignedNoteImmutable,
+                            "This amendment was saved and cannot change; add another amendment to correct it.",
+                        )
+                    });
+                }
                 if ex.signed {
                     return Ok(rejected(
                         RejectCode::SignedNoteImmutable,
-                        "This note was signed and cannot change; write an addendum as a new note.",
+                        "This note was signed and cannot change; add an amendment to correct it.",
                     ));
                 }
                 if change.base_version != Some(ex.version) {
@@ -1559,6 +1639,8 @@ impl Store {
                 Some(n.client_id.to_string()),
                 n.status == NoteStatus::Signed,
             ),
+            // Final from the start, like the signed note it corrects.
+            Record::Amendment(a) => (Some(a.client_id.to_string()), true),
         };
         let json = serde_json::to_vec(&record).expect("records serialise");
         let sealed = self.key.seal(&json, record_place(&record_id));
@@ -1607,7 +1689,55 @@ fn kind_str(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Client => "client",
         RecordKind::Note => "note",
+        RecordKind::Amendment => "amendment",
     }
+}
+
+/// Why a new amendment may not be stored, if it may not: it is too large,
+/// its note is not the pusher's (unknown and not-yours read the same, so
+/// ids reveal nothing; a colleague who may read the note through a share
+/// or supervision still may not write to it), the note is not signed on
+/// the server, or the amendment names another client than its note.
+fn amendment_refusal(
+    tx: &Connection,
+    owner: &str,
+    amendment: &NoteAmendment,
+) -> rusqlite::Result<Option<ChangeOutcome>> {
+    if amendment.body.len() > MAX_NOTE_BYTES {
+        return Ok(Some(rejected(
+            RejectCode::TooLarge,
+            &format!(
+                "This amendment is larger than the server accepts ({} MiB); split it into shorter amendments.",
+                MAX_NOTE_BYTES / (1024 * 1024)
+            ),
+        )));
+    }
+    let note: Option<(String, Option<String>, bool)> = tx
+        .query_row(
+            "SELECT owner, client_id, signed FROM records WHERE id = ?1 AND kind = 'note'",
+            [amendment.note_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((_, client_id, signed)) = note.filter(|n| n.0 == owner) else {
+        return Ok(Some(rejected(
+            RejectCode::Forbidden,
+            "Only the practitioner who wrote a note can amend it, and this note is not one of yours on the server.",
+        )));
+    };
+    if !signed {
+        return Ok(Some(rejected(
+            RejectCode::Invalid,
+            "This note is still a draft on the server; only a signed note takes amendments. Edit the draft instead, or sign it first.",
+        )));
+    }
+    if client_id.as_deref() != Some(amendment.client_id.to_string().as_str()) {
+        return Ok(Some(rejected(
+            RejectCode::Invalid,
+            "This amendment names a different client than the note it corrects; the app that sent it needs fixing.",
+        )));
+    }
+    Ok(None)
 }
 
 fn totp_place(account_id: &str) -> SealedAt<'_> {

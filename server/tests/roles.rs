@@ -10,9 +10,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bench_protocol::api::{
-    routes, Change, ChangeOutcome, ErrorCode, LoginResponse, NewShare, NewSupervision,
-    NewSupportGrant, PullResponse, PushRequest, PushResponse, Role, Share, Supervision,
-    SupportGrant, TotpRequest,
+    routes, Appointment, AppointmentStatus, AppointmentStatusChange, BookableClient, Change,
+    ChangeOutcome, ErrorCode, Invoice, InvoiceStatus, InvoiceStatusChange, LoginResponse,
+    NewAppointment, NewInvoice, NewShare, NewSupervision, NewSupportGrant, PullResponse,
+    PushRequest, PushResponse, Role, Share, Supervision, SupportGrant, TotpRequest,
 };
 use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 use common::*;
@@ -47,6 +48,22 @@ const MATRIX: &[(&str, &str, [&str; 5])] = &[
     ("POST",     routes::SUPPORT_GRANTS,     ["ADDD", "ADDD", "ADDD", "DDDD", "DDDD"]),
     // Co-signing is supervision, not authorship: not even one's own notes.
     ("POST",     routes::NOTE_COSIGN,        ["DDDD", "DDDD", "DDDA", "DDDD", "DDDD"]),
+    // Scheduling and billing: a practitioner their own clients' only, the
+    // clinic admin every client of the clinic (the admin owns none, so its
+    // "own" column names a client that does not exist), operations nothing.
+    ("GET|POST", routes::SCHEDULE,           ["ADDD", "ADDD", "ADDD", "DAAA", "DDDD"]),
+    ("GET",      routes::SCHEDULE_CLIENTS,   ["ADDD", "ADDD", "ADDD", "DAAA", "DDDD"]),
+    ("POST",     routes::APPOINTMENT_STATUS, ["ADDD", "ADDD", "ADDD", "DAAA", "DDDD"]),
+    ("GET|POST", routes::INVOICES,           ["ADDD", "ADDD", "ADDD", "DAAA", "DDDD"]),
+    ("POST",     routes::INVOICE_STATUS,     ["ADDD", "ADDD", "ADDD", "DAAA", "DDDD"]),
+    // Devices: a practitioner lists their own; the clinic admin lists and
+    // revokes anyone's (the probe revokes a bystander's device, which a
+    // practitioner may not: their own other devices are in devices.rs).
+    ("GET",      routes::DEVICES,            ["AAAA", "AAAA", "AAAA", "AAAA", "DDDD"]),
+    ("POST",     routes::DEVICE_REVOKE,      ["DDDD", "DDDD", "DDDD", "AAAA", "DDDD"]),
+    // The owner moves their own client; the clinic admin moves anyone's
+    // (owning none itself). Each allowed probe is moved back at once.
+    ("POST",     routes::CLIENT_TRANSFER,    ["ADDD", "ADDD", "ADDD", "DAAA", "DDDD"]),
     // Last: it ends the caller's session.
     ("POST",     routes::LOGOUT,             ["AAAA", "AAAA", "AAAA", "AAAA", "AAAA"]),
 ];
@@ -106,11 +123,17 @@ struct Person {
     own: Option<(Uuid, String)>,
     /// That client's signed note.
     note: Option<Uuid>,
+    /// An appointment and an invoice for that client, made by the clinic
+    /// admin.
+    appointment: Option<Uuid>,
+    invoice: Option<Uuid>,
 }
 
-/// Every clinical value seeded, to scan responses for.
+/// Every value seeded, to scan responses for: `0` the clinical ones (note
+/// text, contact details), `1` the clients' names, which scheduling and
+/// billing show the clinic admin as identity.
 #[derive(Default)]
-struct Seeded(Vec<String>);
+struct Seeded(Vec<String>, Vec<String>);
 
 async fn person(dir: &DataDir, server: &Server, username: &str, role: Role) -> Person {
     let (password, secret) = dir.add_user_as(username, role.as_str(), true);
@@ -121,6 +144,8 @@ async fn person(dir: &DataDir, server: &Server, username: &str, role: Role) -> P
         id: session.practitioner.id,
         own: None,
         note: None,
+        appointment: None,
+        invoice: None,
     }
 }
 
@@ -155,7 +180,7 @@ async fn seed_client(p: &mut Person, seeded: &mut Seeded) {
         .results
         .iter()
         .all(|r| matches!(r.outcome, ChangeOutcome::Applied { .. })));
-    seeded.0.push(name.clone());
+    seeded.1.push(name.clone());
     seeded.0.push(format!("{name} contact"));
     seeded.0.push(body);
     p.own = Some((id, name));
@@ -177,6 +202,10 @@ struct World {
     shared_share: Share,
     team_assignment: Supervision,
     seeded: Seeded,
+    /// A practitioner who receives transferred clients (and hands them back).
+    receiver: Person,
+    /// A device of a practitioner nobody else probes, for revocation.
+    spare_device: Uuid,
 }
 
 impl World {
@@ -212,6 +241,42 @@ impl World {
             )
             .await
             .unwrap();
+        for p in [
+            &mut solo,
+            &mut clinic,
+            &mut supervisor,
+            &mut colleague,
+            &mut supervisee,
+            &mut stranger,
+        ] {
+            let client_id = p.own.as_ref().unwrap().0;
+            let a: Appointment = admin
+                .api
+                .post(
+                    routes::SCHEDULE,
+                    &NewAppointment {
+                        client_id,
+                        starts_at: "2026-03-03T09:00:00Z".into(),
+                        duration_minutes: 50,
+                    },
+                )
+                .await
+                .unwrap();
+            let i: Invoice = admin
+                .api
+                .post(
+                    routes::INVOICES,
+                    &NewInvoice {
+                        client_id,
+                        appointment_id: Some(a.id),
+                        amount_cents: 150_000,
+                    },
+                )
+                .await
+                .unwrap();
+            p.appointment = Some(a.id);
+            p.invoice = Some(i.id);
+        }
         let team_assignment: Supervision = admin
             .api
             .post(
@@ -223,6 +288,15 @@ impl World {
             )
             .await
             .unwrap();
+        let receiver = person(dir, server, "receiver", Role::ClinicPractitioner).await;
+        let spare = person(dir, server, "spare", Role::ClinicPractitioner).await;
+        let devices: Vec<bench_protocol::api::Device> =
+            admin.api.get(routes::DEVICES).await.unwrap();
+        let spare_device = devices
+            .iter()
+            .find(|d| d.account_id == spare.id)
+            .expect("the spare's sign-in recorded its device")
+            .device_id;
         World {
             solo,
             clinic,
@@ -235,6 +309,8 @@ impl World {
             shared_share,
             team_assignment,
             seeded,
+            receiver,
+            spare_device,
         }
     }
 
@@ -265,16 +341,27 @@ async fn probe(
     w: &World,
     caller: &Person,
     left: &mut Left,
-    route: (&str, &str),
+    route: (&'static str, &'static str),
     relation: &str,
-    bodies: &mut Vec<Vec<u8>>,
+    bodies: &mut Vec<(&'static str, Vec<u8>)>,
 ) -> bool {
     let api = &caller.api;
     let target = w.target(caller, relation);
     let mut keep = |r: Raw| -> Raw {
-        bodies.push(r.1.clone());
+        bodies.push((route.1, r.1.clone()));
         r
     };
+    // The client's owner among the seeded practitioners, if any.
+    let owner = [
+        &w.solo,
+        &w.clinic,
+        &w.supervisor,
+        &w.stranger,
+        &w.colleague,
+        &w.supervisee,
+    ]
+    .into_iter()
+    .find(|p| p.own.as_ref().map(|o| o.0) == Some(target));
     match route {
         ("GET", routes::HEALTH) => keep(raw(api, "GET", routes::HEALTH, None).await).0 == 200,
         ("POST", routes::LOGIN) => {
@@ -408,18 +495,101 @@ async fn probe(
             keep(raw(api, "POST", routes::SUPPORT_GRANTS, Some(body)).await).0 == 200
         }
         ("POST", routes::NOTE_COSIGN) => {
-            let owner = [
-                &w.solo,
-                &w.clinic,
-                &w.supervisor,
-                &w.stranger,
-                &w.colleague,
-                &w.supervisee,
-            ]
-            .into_iter()
-            .find(|p| p.own.as_ref().map(|o| o.0) == Some(target));
             let note = owner.and_then(|p| p.note).unwrap_or_else(Uuid::new_v4);
             keep(raw(api, "POST", &routes::note_cosign(note), None).await).0 == 200
+        }
+        ("GET|POST", routes::SCHEDULE) => {
+            let body = serde_json::to_value(NewAppointment {
+                client_id: target,
+                starts_at: "2026-03-02T12:00:00+03:00".into(),
+                duration_minutes: 50,
+            })
+            .unwrap();
+            let booked = keep(raw(api, "POST", routes::SCHEDULE, Some(body)).await);
+            let listed = keep(raw(api, "GET", routes::SCHEDULE, None).await);
+            let not_ops = caller.id != w.ops.id;
+            assert_eq!(listed.0 == 200, not_ops, "GET schedule: {}", listed.0);
+            if booked.0 == 200 {
+                let a: Appointment = json(&booked);
+                assert_eq!(a.starts_at, "2026-03-02T09:00:00Z", "stored in UTC");
+                assert!(json::<Vec<Appointment>>(&listed)
+                    .iter()
+                    .any(|l| l.id == a.id));
+            }
+            booked.0 == 200
+        }
+        ("GET", routes::SCHEDULE_CLIENTS) => {
+            let r = keep(raw(api, "GET", routes::SCHEDULE_CLIENTS, None).await);
+            r.0 == 200
+                && json::<Vec<BookableClient>>(&r)
+                    .iter()
+                    .any(|c| c.id == target)
+        }
+        ("POST", routes::APPOINTMENT_STATUS) => {
+            let id = owner
+                .and_then(|p| p.appointment)
+                .unwrap_or_else(Uuid::new_v4);
+            let body = serde_json::to_value(AppointmentStatusChange {
+                status: AppointmentStatus::NoShow,
+            })
+            .unwrap();
+            let r = keep(raw(api, "POST", &routes::appointment_status(id), Some(body)).await);
+            r.0 == 200 && json::<Appointment>(&r).status == AppointmentStatus::NoShow
+        }
+        ("GET|POST", routes::INVOICES) => {
+            let body = serde_json::to_value(NewInvoice {
+                client_id: target,
+                appointment_id: None,
+                amount_cents: 250_000,
+            })
+            .unwrap();
+            let issued = keep(raw(api, "POST", routes::INVOICES, Some(body)).await);
+            let listed = keep(raw(api, "GET", routes::INVOICES, None).await);
+            let not_ops = caller.id != w.ops.id;
+            assert_eq!(listed.0 == 200, not_ops, "GET invoices: {}", listed.0);
+            issued.0 == 200
+        }
+        ("POST", routes::INVOICE_STATUS) => {
+            // Each seeded invoice is reached by its own practitioner and the
+            // clinic admin only, and each of them probes a different one, so
+            // none is found already paid.
+            let id = owner.and_then(|p| p.invoice).unwrap_or_else(Uuid::new_v4);
+            let body = serde_json::to_value(InvoiceStatusChange {
+                status: InvoiceStatus::Paid,
+            })
+            .unwrap();
+            let r = keep(raw(api, "POST", &routes::invoice_status(id), Some(body)).await);
+            r.0 == 200 && json::<Invoice>(&r).status == InvoiceStatus::Paid
+        }
+        ("GET", routes::DEVICES) => {
+            let r = keep(raw(api, "GET", routes::DEVICES, None).await);
+            if r.0 == 200 && caller.id != w.admin.id {
+                assert!(
+                    json::<Vec<bench_protocol::api::Device>>(&r)
+                        .iter()
+                        .all(|d| d.account_id == caller.id),
+                    "a practitioner sees only their own devices"
+                );
+            }
+            r.0 == 200
+        }
+        ("POST", routes::DEVICE_REVOKE) => {
+            let body = serde_json::json!({ "reason": "matrix probe" });
+            let path = routes::device_revoke(w.spare_device);
+            keep(raw(api, "POST", &path, Some(body)).await).0 == 200
+        }
+        ("POST", routes::CLIENT_TRANSFER) => {
+            let body = serde_json::json!({ "to_practitioner_id": w.receiver.id });
+            let path = routes::client_transfer(target);
+            let r = keep(raw(api, "POST", &path, Some(body)).await);
+            if r.0 == 200 {
+                // Handed back at once, so later probes find every record
+                // with its owner.
+                let owner = owner.expect("a transferred client has a seeded owner");
+                let back = serde_json::json!({ "to_practitioner_id": owner.id });
+                assert_eq!(raw(&w.receiver.api, "POST", &path, Some(back)).await.0, 200);
+            }
+            r.0 == 200
         }
         ("POST", routes::LOGOUT) => keep(raw(api, "POST", routes::LOGOUT, None).await).0 == 204,
         other => panic!("no probe for {other:?}: add one with its matrix row"),
@@ -436,6 +606,12 @@ fn record_independent(path: &str) -> bool {
         routes::SHARE_REVOKE,
         routes::SUPPORT_GRANTS,
         routes::NOTE_COSIGN,
+        routes::SCHEDULE,
+        routes::SCHEDULE_CLIENTS,
+        routes::APPOINTMENT_STATUS,
+        routes::INVOICES,
+        routes::INVOICE_STATUS,
+        routes::CLIENT_TRANSFER,
     ]
     .contains(&path)
 }
@@ -449,7 +625,7 @@ async fn every_route_role_and_record_relation_is_allowed_or_denied_as_the_matrix
     let callers = [&w.solo, &w.clinic, &w.supervisor, &w.admin, &w.ops];
     let mut wrong = Vec::new();
     let mut checked = 0;
-    let mut bodies_by_role: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut bodies_by_role: BTreeMap<usize, Vec<(&str, Vec<u8>)>> = BTreeMap::new();
     for (r, caller) in callers.iter().enumerate() {
         let mut left = Left::default();
         let bodies = bodies_by_role.entry(r).or_default();
@@ -496,21 +672,43 @@ async fn every_route_role_and_record_relation_is_allowed_or_denied_as_the_matrix
     );
 
     // Not one byte of a clinical field reached the clinic admin or
-    // operations, on any route.
+    // operations, on any route; a client's name reached the clinic admin
+    // only on the scheduling and billing routes, and operations never.
+    let holds = |body: &[u8], value: &str| body.windows(value.len()).any(|w| w == value.as_bytes());
+    let identity_routes = [
+        routes::SCHEDULE,
+        routes::SCHEDULE_CLIENTS,
+        routes::APPOINTMENT_STATUS,
+        routes::INVOICES,
+        routes::INVOICE_STATUS,
+    ];
     for r in [3usize, 4] {
-        for body in &bodies_by_role[&r] {
+        for (path, body) in &bodies_by_role[&r] {
             for value in &w.seeded.0 {
                 assert!(
-                    !body.windows(value.len()).any(|win| win == value.as_bytes()),
-                    "{} received a clinical value",
+                    !holds(body, value),
+                    "{} received a clinical value on {path}",
+                    Role::ALL[r].as_str()
+                );
+            }
+            let names_allowed = r == 3 && identity_routes.contains(path);
+            for value in &w.seeded.1 {
+                assert!(
+                    names_allowed || !holds(body, value),
+                    "{} received a client's name on {path}",
                     Role::ALL[r].as_str()
                 );
             }
         }
     }
+    // The admin did see names where scheduling needs them, so the scan
+    // above looked at real answers.
+    assert!(bodies_by_role[&3]
+        .iter()
+        .any(|(p, b)| *p == routes::SCHEDULE && w.seeded.1.iter().any(|n| holds(b, n))));
     // Nor did any reach the server's log.
     let log = server.log();
-    for value in &w.seeded.0 {
+    for value in w.seeded.0.iter().chain(&w.seeded.1) {
         assert!(
             !log.contains(value.as_str()),
             "the server log holds a clinical value"
@@ -520,7 +718,7 @@ async fn every_route_role_and_record_relation_is_allowed_or_denied_as_the_matrix
     // scan above would have caught it).
     let solo_seen = bodies_by_role[&0]
         .iter()
-        .any(|b| String::from_utf8_lossy(b).contains(&w.solo.own.as_ref().unwrap().1));
+        .any(|(_, b)| String::from_utf8_lossy(b).contains(&w.solo.own.as_ref().unwrap().1));
     assert!(solo_seen);
     let _ = (&w.supervisee, &w.colleague);
 }
@@ -839,4 +1037,163 @@ async fn a_pull_brings_shared_and_team_records_and_marks_them_removed_once_revok
     let (ids, removed, _) = pull_all(&w.solo.api, 0).await;
     assert_eq!(ids.len(), 2);
     assert!(removed.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduling_and_billing_refuse_bad_input_keep_paid_invoices_and_audit_ids_not_names() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let mut seeded = Seeded::default();
+    let mut owner = person(&dir, &server, "owner", Role::ClinicPractitioner).await;
+    let mut other = person(&dir, &server, "other", Role::ClinicPractitioner).await;
+    let admin = person(&dir, &server, "admin", Role::ClinicAdmin).await;
+    seed_client(&mut owner, &mut seeded).await;
+    seed_client(&mut other, &mut seeded).await;
+    let client_id = owner.own.as_ref().unwrap().0;
+    let others_client = other.own.as_ref().unwrap().0;
+
+    let book = |starts_at: &str, minutes: u32| NewAppointment {
+        client_id,
+        starts_at: starts_at.into(),
+        duration_minutes: minutes,
+    };
+    for bad in [book("next Tuesday", 50), book("2026-03-02T09:00:00Z", 0)] {
+        let (status, e) = admin
+            .api
+            .post::<Appointment, _>(routes::SCHEDULE, &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (status, e.code),
+            (400, ErrorCode::BadRequest),
+            "{}",
+            e.message
+        );
+    }
+    let a: Appointment = admin
+        .api
+        .post(routes::SCHEDULE, &book("2026-03-02T09:00:00Z", 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.practitioner_id, owner.id,
+        "booked with the record's holder"
+    );
+    assert_eq!(&a.client_name, &owner.own.as_ref().unwrap().1);
+
+    // A week's range holds it; the week after does not.
+    let week: Vec<Appointment> = admin
+        .api
+        .get(&format!(
+            "{}?from=2026-03-02T00:00:00Z&to=2026-03-09T00:00:00Z",
+            routes::SCHEDULE
+        ))
+        .await
+        .unwrap();
+    assert_eq!(week.len(), 1);
+    let later: Vec<Appointment> = admin
+        .api
+        .get(&format!("{}?from=2026-03-09T00:00:00Z", routes::SCHEDULE))
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+    // The other practitioner sees nothing of it, and cannot mark it.
+    let theirs: Vec<Appointment> = other.api.get(routes::SCHEDULE).await.unwrap();
+    assert!(theirs.is_empty());
+    let (status, _) = other
+        .api
+        .post::<Appointment, _>(
+            &routes::appointment_status(a.id),
+            &AppointmentStatusChange {
+                status: AppointmentStatus::Cancelled,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 404);
+
+    // An invoice may name only the same client's appointment.
+    let (status, e) = admin
+        .api
+        .post::<Invoice, _>(
+            routes::INVOICES,
+            &NewInvoice {
+                client_id: others_client,
+                appointment_id: Some(a.id),
+                amount_cents: 100,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status, e.code),
+        (400, ErrorCode::BadRequest),
+        "{}",
+        e.message
+    );
+    let (status, _) = admin
+        .api
+        .post::<Invoice, _>(
+            routes::INVOICES,
+            &NewInvoice {
+                client_id,
+                appointment_id: None,
+                amount_cents: 0,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    let i: Invoice = admin
+        .api
+        .post(
+            routes::INVOICES,
+            &NewInvoice {
+                client_id,
+                appointment_id: Some(a.id),
+                amount_cents: 350_000,
+            },
+        )
+        .await
+        .unwrap();
+    let paid = |status| InvoiceStatusChange { status };
+    let i2: Invoice = owner
+        .api
+        .post(&routes::invoice_status(i.id), &paid(InvoiceStatus::Paid))
+        .await
+        .unwrap();
+    assert_eq!(i2.status, InvoiceStatus::Paid);
+    let (status, e) = admin
+        .api
+        .post::<Invoice, _>(&routes::invoice_status(i.id), &paid(InvoiceStatus::Void))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status, e.code),
+        (403, ErrorCode::Forbidden),
+        "{}",
+        e.message
+    );
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    for event in [
+        "appointment_booked",
+        "schedule_read",
+        "invoice_issued",
+        "invoice_status_changed",
+    ] {
+        let details: Vec<String> = db
+            .prepare("SELECT details FROM audit_log WHERE event = ?1")
+            .unwrap()
+            .query_map([event], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!details.is_empty(), "{event} is audited");
+        for d in details {
+            for name in &seeded.1 {
+                assert!(!d.contains(name.as_str()), "{event} names a client");
+            }
+        }
+    }
 }
