@@ -44,6 +44,11 @@ pub enum CoreError {
     /// message says by how much when known, and to set the clock.
     #[error("{0}")]
     ClockOff(String),
+    /// The clinic revoked this device (lost or stolen); the server's
+    /// sentence says so. The core has deleted this device's vault for the
+    /// practitioner by the time this reaches the window.
+    #[error("{0}")]
+    DeviceRevoked(String),
     /// Anything else, with a sentence saying what to do.
     #[error("{0}")]
     Other(String),
@@ -57,6 +62,7 @@ impl CoreError {
             CoreError::Locked => ShellErrorKind::Locked,
             CoreError::Offline(_) => ShellErrorKind::Offline,
             CoreError::SessionExpired => ShellErrorKind::BadCredentials,
+            CoreError::DeviceRevoked(_) => ShellErrorKind::Locked,
             CoreError::Keyring(_) => ShellErrorKind::Keyring,
             CoreError::Invalid(_) => ShellErrorKind::Invalid,
             CoreError::NotFound(_) => ShellErrorKind::NotFound,

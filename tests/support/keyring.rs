@@ -31,6 +31,10 @@ impl SecretStore for MemoryKeyring {
             .insert(account.into(), secret.to_vec());
         Ok(())
     }
+    fn delete(&self, account: &str) -> Result<(), CoreError> {
+        self.0.lock().unwrap().remove(account);
+        Ok(())
+    }
 }
 
 /// Secrets in plain files in one folder, so they survive a killed process
@@ -65,5 +69,12 @@ impl SecretStore for FileKeyring {
                 std::fs::rename(&tmp, self.path(account))
             })
             .map_err(|e| CoreError::Keyring(format!("test keyring: {}", e.kind())))
+    }
+    fn delete(&self, account: &str) -> Result<(), CoreError> {
+        match std::fs::remove_file(self.path(account)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(CoreError::Keyring(format!("test keyring: {}", e.kind()))),
+        }
     }
 }

@@ -23,7 +23,9 @@ pub fn App() -> Html {
 
     let screen = match &store.app {
         None => html! { <p class="starting">{ "Starting Doctor's Bench…" }</p> },
-        Some(AppState::SignedOut { server }) => html! { <SignIn server={server.clone()} /> },
+        Some(AppState::SignedOut { server, notice }) => html! {
+            <SignIn server={server.clone()} notice={notice.clone().map(AttrValue::from)} />
+        },
         Some(AppState::AwaitingCode { username }) => {
             html! { <CodeEntry username={username.clone()} otpauth_uri={None::<AttrValue>} /> }
         }

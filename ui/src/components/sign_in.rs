@@ -14,6 +14,10 @@ use crate::ipc;
 pub struct SignInProps {
     /// The configured server, shown read-only.
     pub server: AttrValue,
+    /// Why the app signed out by itself (e.g. the clinic revoked this
+    /// device), shown above the form.
+    #[prop_or_default]
+    pub notice: Option<AttrValue>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +62,9 @@ pub fn SignIn(props: &SignInProps) -> Html {
     html! {
         <main class="card sign-in">
             <h1>{ "Sign in" }</h1>
+            if let Some(notice) = &props.notice {
+                <p id="notice" class="notice" role="alert">{ notice.clone() }</p>
+            }
             <p class="server">
                 { "Clinic server: " }
                 <span id="server-address">{ props.server.clone() }</span>
