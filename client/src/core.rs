@@ -442,6 +442,7 @@ impl Core {
     /// My clients whose name contains `query` (case-insensitive).
     pub fn list_clients(&self, query: &str) -> Result<Vec<ClientListItem>, CoreError> {
         let query = query.trim().to_lowercase();
+        let me = self.viewer_id();
         self.with_vault(|vault| {
             let counts = vault.note_counts()?;
             let trouble = vault.notes_in_trouble()?;
@@ -465,6 +466,7 @@ impl Core {
                     },
                     notes_in_conflict,
                     notes_rejected,
+                    read_only: vault.foreign_owner(id, me)?.is_some(),
                     client: c.client,
                     sync: c.sync,
                 });
@@ -511,6 +513,7 @@ impl Core {
 
     /// A client with their notes.
     pub fn open_client(&self, client_id: Uuid) -> Result<ClientView, CoreError> {
+        let me = self.viewer_id();
         self.with_vault(|vault| {
             let client = vault.client(client_id)?.ok_or_else(client_not_found)?;
             let notes = vault.notes_of(client_id)?;
@@ -518,6 +521,7 @@ impl Core {
             Ok(ClientView {
                 client: client.client,
                 notes,
+                read_only: vault.foreign_owner(client_id, me)?.is_some(),
             })
         })
     }
@@ -527,10 +531,12 @@ impl Core {
         check_date(&draft.session_date, "session date")?;
         check_note_size(&draft.body)?;
         let now = self.now_rfc3339();
+        let me = self.viewer_id();
         self.with_vault(|vault| {
             vault
                 .client(draft.client_id)?
                 .ok_or_else(client_not_found)?;
+            admin::refuse_foreign(vault, draft.client_id, me)?;
             let note = match draft.note_id {
                 Some(id) => {
                     let mut note = vault.note(id)?.ok_or_else(note_not_found)?.note;
@@ -566,8 +572,10 @@ impl Core {
     /// Signs a draft: read-only from now on.
     pub fn sign_note(&self, note_id: Uuid) -> Result<NoteView, CoreError> {
         let now = self.now_rfc3339();
+        let me = self.viewer_id();
         self.with_vault(|vault| {
             let mut note = vault.note(note_id)?.ok_or_else(note_not_found)?.note;
+            admin::refuse_foreign(vault, note.client_id, me)?;
             if note.status == NoteStatus::Signed {
                 return Err(CoreError::Invalid("This note is already signed.".into()));
             }
@@ -586,11 +594,6 @@ impl Core {
     /// Appends a correction to a signed note; syncs later. The note itself
     /// stays exactly as signed, and the amendment is final once saved (a
     /// further correction is another amendment). Works offline.
-    // Limitation: the vault does not record who owns a note, so an
-    // amendment to a note shared with or supervised by this practitioner
-    // is saved here and then refused by the server (only a note's author
-    // may amend it); it stays on this device marked as refused. Fix: keep
-    // each record's owner id from the pull and refuse here first.
     pub fn add_amendment(&self, note_id: Uuid, body: String) -> Result<NoteView, CoreError> {
         if body.trim().is_empty() {
             return Err(CoreError::Invalid(
@@ -606,8 +609,10 @@ impl Core {
             )));
         }
         let now = self.now_rfc3339();
+        let me = self.viewer_id();
         self.with_vault(|vault| {
             let note = vault.note(note_id)?.ok_or_else(note_not_found)?.note;
+            admin::refuse_foreign(vault, note.client_id, me)?;
             if note.status != NoteStatus::Signed {
                 return Err(CoreError::Invalid(
                     "Only a signed note takes amendments; edit the draft instead.".into(),
@@ -797,6 +802,7 @@ impl Core {
                 for change in &page.changes {
                     vault.apply_pulled(change)?;
                 }
+                vault.note_owners(&page.changes)?;
                 // A record removed here may still hold edits the server
                 // refused in the push above (a client transferred away):
                 // they go with it, since the practitioner may no longer

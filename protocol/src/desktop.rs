@@ -203,6 +203,10 @@ pub struct ClientListItem {
     /// How many of their notes the server refused.
     #[serde(default)]
     pub notes_rejected: u32,
+    /// Another practitioner's client (shared with this one, or a supervised
+    /// colleague's): shown, never changed here.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// A new client, as typed.
@@ -319,6 +323,9 @@ pub struct ClientView {
 pub struct TeamView {
     /// Every account, with its role and whether 2FA is set up.
     pub members: Vec<crate::api::TeamMember>,
+    /// Another practitioner's client: no new note, edit, sign or amendment.
+    #[serde(default)]
+    pub read_only: bool,
     /// Supervision assignments, live and ended.
     pub supervisions: Vec<crate::api::Supervision>,
 }

@@ -26,6 +26,11 @@ use crate::totp::TotpSecret;
 
 /// Username of the account `init --demo` creates.
 pub const DEMO_USERNAME: &str = "demo";
+/// Username of the clinic admin `init --demo` creates.
+pub const DEMO_ADMIN_USERNAME: &str = "demo-admin";
+/// Username of the supervisor `init --demo` creates (supervising the demo
+/// practitioner).
+pub const DEMO_SUPERVISOR_USERNAME: &str = "demo-supervisor";
 
 fn open_store(dir: &DataDir) -> Result<Store, ServerError> {
     let key = Arc::new(SealingKey::load(&dir.sealing_key())?);
@@ -159,6 +164,34 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
         password_hash: auth::hash_password(&password)?,
         totp: None,
     })?;
+    // A clinic admin and a supervisor (of the demo practitioner), so every
+    // screen of the desktop app can be seen; each enrols 2FA at first
+    // sign-in like the practitioner.
+    let mut others = Vec::new();
+    for (username, display_name, role) in [
+        (DEMO_ADMIN_USERNAME, "Demo Clinic Admin", Role::ClinicAdmin),
+        (DEMO_SUPERVISOR_USERNAME, "Demo Supervisor", Role::Supervisor),
+    ] {
+        let password = Zeroizing::new(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20));
+        let id = store.create_account(NewAccount {
+            username,
+            display_name,
+            role,
+            clinic_id: Some(clinic),
+            password_hash: auth::hash_password(&password)?,
+            totp: None,
+        })?;
+        others.push((username, role, id, password));
+    }
+    let supervision = store
+        .create_supervision(&bench_protocol::api::NewSupervision {
+            supervisor_id: others[1].2,
+            practitioner_id: demo_id,
+        })?
+        .map_err(|refused| ServerError::BadConfig {
+            source_name: "init --demo".into(),
+            reason: refused.message.into(),
+        })?;
     settings.save(dir)?;
     config::write_client_discovery(dir, settings.listen)?;
     record(
@@ -175,6 +208,26 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
             serde_json::json!({ "account_id": demo_id, "role": Role::SoloPractitioner.as_str(), "totp_enrolled": false }),
         ),
     )?;
+    for (_, role, id, _) in &others {
+        record(
+            dir,
+            Entry::command_line(
+                Event::AccountCreated,
+                serde_json::json!({ "account_id": id, "role": role.as_str(), "totp_enrolled": false }),
+            ),
+        )?;
+    }
+    record(
+        dir,
+        Entry::command_line(
+            Event::SupervisionAssigned,
+            serde_json::json!({
+                "supervision_id": supervision.id,
+                "supervisor_id": supervision.supervisor_id,
+                "practitioner_id": supervision.practitioner_id,
+            }),
+        ),
+    )?;
 
     println!(
         "Created a Doctor's Bench demo server in {}",
@@ -184,6 +237,16 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
     println!("  Server:    https://{}", settings.listen);
     println!("  Username:  {DEMO_USERNAME}");
     println!("  Password:  {}   (shown only now)", password.as_str());
+    println!();
+    println!("  Also in the demo clinic, to see the other roles' screens:");
+    for (username, role, _, password) in &others {
+        println!(
+            "    {:<20} username {username:<16} password {}",
+            role.as_str(),
+            password.as_str()
+        );
+    }
+    println!("  (the supervisor supervises {DEMO_USERNAME}; each account sets up 2FA at first sign-in)");
     println!();
     println!(
         "  CA certificate for the desktop app: {}",

@@ -133,6 +133,7 @@ fn audit_verify_on_a_fresh_directory_reports_the_set_up_entries_each_signed() {
     let dir = DataDir::init();
     let (ok, out, err) = run(&["audit", "verify", "--data-dir", dir.arg()], None);
     assert!(ok, "{err}");
-    // init records the set-up and the demo account, and signs each.
-    assert_eq!(out.trim(), "audit log OK: 2 entries, 2 signed checkpoints");
+    // init records the set-up, the demo practitioner, clinic admin and
+    // supervisor, and the supervision, and signs each.
+    assert_eq!(out.trim(), "audit log OK: 5 entries, 5 signed checkpoints");
 }

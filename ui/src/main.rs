@@ -30,6 +30,7 @@ mod dates;
 mod effects;
 mod hooks;
 mod ipc;
+mod office;
 mod qr;
 mod state;
 

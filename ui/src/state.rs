@@ -341,8 +341,24 @@ impl Model {
     }
 }
 
+/// Whether the open client is another practitioner's (a supervised
+/// colleague's, or shared): no note may be started, edited or amended.
+pub fn open_client_is_read_only(model: &Model) -> bool {
+    matches!(&model.clinical, Some(Clinical::Client(screen)) if screen.view.read_only)
+}
+
 impl ClientScreen {
     fn edit(&mut self, action: ClientAction) {
+        let writes = matches!(
+            action,
+            ClientAction::NewNote { .. }
+                | ClientAction::EditNote(_)
+                | ClientAction::MergeNote(_)
+                | ClientAction::StartAmendment(_)
+        );
+        if writes && self.view.read_only {
+            return;
+        }
         match action {
             ClientAction::NewNote { today } | ClientAction::Signed { today } => {
                 self.editor = Editor::new_note(today)
@@ -478,6 +494,7 @@ mod tests {
                 created_at: "2026-01-01T00:00:00Z".into(),
             },
             notes: vec![],
+            read_only: false,
         };
         model.reduce(Action::Client(ClientAction::Opened {
             view,

@@ -9,6 +9,7 @@ use super::code_entry::CodeEntry;
 use super::error_banner::ErrorBanner;
 use super::header::Header;
 use super::lock_screen::LockScreen;
+use super::office::OfficePage;
 use super::sign_in::SignIn;
 use crate::effects::Store;
 use crate::hooks::{use_activity, use_shell_events};
@@ -39,6 +40,13 @@ pub fn App() -> Html {
             <>
                 <Header />
                 <LockScreen username={username.clone()} />
+            </>
+        },
+        // The clinic admin's window: schedule, team and billing only.
+        Some(AppState::Unlocked { .. }) if store.office.is_some() => html! {
+            <>
+                <Header />
+                <OfficePage />
             </>
         },
         Some(AppState::Unlocked { .. }) => html! {

@@ -55,6 +55,7 @@ pub fn ClientPage() -> Html {
         })
     };
 
+    let read_only = screen.view.read_only;
     let details = [
         client.date_of_birth.as_ref().map(|d| format!("Born {d}")),
         client.contact.clone(),
@@ -64,13 +65,23 @@ pub fn ClientPage() -> Html {
         <main class="page client">
             <div class="toolbar">
                 <button id="back" type="button" onclick={back}>{ "← All clients" }</button>
-                <button id="new-note" type="button" onclick={new_note}>{ "New note" }</button>
+                if !read_only {
+                    <button id="new-note" type="button" onclick={new_note}>{ "New note" }</button>
+                }
             </div>
             <h1 id="client-name">{ client.full_name.clone() }</h1>
+            if read_only {
+                <p class="read-only-note">
+                    <span class="read-only-badge">{ "Read-only" }</span>
+                    { " Another practitioner's client: you can read these notes, not change them." }
+                </p>
+            }
             <p class="client-details">
                 { for details.into_iter().flatten().map(|d| html! { <span>{ d }</span> }) }
             </p>
-            <NoteEditor client_id={client.id} />
+            if !read_only {
+                <NoteEditor client_id={client.id} />
+            }
             <h2>{ "Session notes" }</h2>
             if screen.view.notes.is_empty() {
                 <p class="empty">{ "No notes yet." }</p>

@@ -54,6 +54,11 @@ pub fn ClientsPage() -> Html {
         })
     };
 
+    let supervisor = matches!(
+        &store.app,
+        Some(bench_protocol::desktop::AppState::Unlocked { practitioner })
+            if practitioner.role == bench_protocol::api::Role::Supervisor
+    );
     let rows = screen.items.iter().map(|item| {
         let id = item.client.id;
         let onclick = {
@@ -74,6 +79,9 @@ pub fn ClientsPage() -> Html {
                 <button type="button" class="client-row" data-client-id={id.to_string()} {onclick}>
                     <span class="client-name">{ item.client.full_name.clone() }</span>
                     <span class="client-meta">{ notes }</span>
+                    if item.read_only {
+                        <span class="read-only-badge">{ "Read-only" }</span>
+                    }
                     if let Some(text) = marker(item.notes_in_conflict, "in conflict") {
                         <span class="client-conflicts is-trouble">{ text }</span>
                     }
@@ -103,7 +111,10 @@ pub fn ClientsPage() -> Html {
                 <label for="client-search" class="visually-hidden">{ "Search clients" }</label>
                 <input id="client-search" type="search" placeholder="Search clients by name"
                     value={screen.query.clone()} {oninput} ref={search} />
-                <button id="add-client" type="button" onclick={show_form}>{ "Add client" }</button>
+                // A supervisor reads the team's clients; they add none here.
+                if !supervisor {
+                    <button id="add-client" type="button" onclick={show_form}>{ "Add client" }</button>
+                }
             </div>
             if screen.adding {
                 <AddClientForm />

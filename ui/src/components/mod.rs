@@ -13,4 +13,5 @@ pub mod lock_screen;
 pub mod note_editor;
 pub mod note_item;
 pub mod qr_code;
+pub mod office;
 pub mod sign_in;

@@ -43,7 +43,7 @@ pub fn NoteItem(props: &NoteItemProps) -> Html {
                 <span class={classes!("note-sync", sync_class(view.sync))}>
                     { sync_word(view.sync) }
                 </span>
-                if draft && view.conflict.is_none() {
+                if draft && view.conflict.is_none() && !crate::state::open_client_is_read_only(&store) {
                     <button type="button" class="edit-note" onclick={edit}>{ "Edit" }</button>
                 }
             </div>
