@@ -1574,3 +1574,63 @@ async fn a_transferred_client_leaves_the_old_owners_device_and_arrives_with_its_
     assert!(entries.iter().any(|e| e["event"] == "client_transferred"));
     assert!(!serde_json::to_string(&entries).unwrap().contains(EDIT_B));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_laptop_found_signed_out_is_wiped_by_the_first_sign_in_attempt_even_a_wrong_one()
+{
+    use bench_client::keys::SecretStore;
+    use bench_e2e::api::Api;
+    use bench_protocol::api::{routes, Device, DeviceRevocation};
+
+    let server = TestServer::start_new();
+    let mut amina = server.add_account("amina", "Dr Amina Synthetic", "clinic_practitioner", true);
+    let mut admin = server.add_account("admin", "Clinic Admin Synthetic", "clinic_admin", true);
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Arc::new(MemoryKeyring::default());
+    let config = Config {
+        server_url: server.url.clone(),
+        ca_cert_path: Some(server.ca_pem.clone()),
+        data_dir: dir.path().to_path_buf(),
+        idle_timeout: Duration::from_secs(30 * 60),
+        device_name: "test laptop".into(),
+    };
+    let laptop = Core::with_parts(
+        config,
+        keyring.clone(),
+        KdfParams::FAST_INSECURE_FOR_TESTS,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    sign_in(&laptop, &mut amina).await;
+    laptop
+        .add_client(NewClient {
+            full_name: CLIENT_NAME.into(),
+            ..Default::default()
+        })
+        .unwrap();
+    laptop.sync_now().await.unwrap();
+    laptop.sign_out().await;
+    let place = vault_place(&server, dir.path(), "amina");
+    assert!(place.folder.join("vault.db").exists());
+    assert!(keyring.get(&place.keyring_account).unwrap().is_some());
+
+    let laptop_id = bench_client::config::device_id(dir.path()).unwrap();
+    let mut admin_api = Api::new(&server);
+    admin_api.sign_in(&mut admin).await;
+    let _: Vec<Device> = admin_api
+        .post_json(
+            &routes::device_revoke(laptop_id),
+            &DeviceRevocation::default(),
+        )
+        .await;
+
+    // Whoever holds the laptop tries Amina's account with a guess.
+    let err = laptop.sign_in("amina", "a wrong guess").await.unwrap_err();
+    assert!(matches!(err, CoreError::DeviceRevoked(_)), "{err:?}");
+    assert!(!place.folder.exists());
+    assert!(keyring.get(&place.keyring_account).unwrap().is_none());
+    let AppState::SignedOut { notice, .. } = laptop.state() else {
+        panic!("signed out");
+    };
+    assert!(notice.is_some());
+}
