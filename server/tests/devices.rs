@@ -398,10 +398,12 @@ async fn a_transferred_client_leaves_the_old_owners_pull_and_arrives_in_the_new_
     let amina = account(&dir, "amina", "clinic_practitioner");
     let baraka = account(&dir, "baraka", "clinic_practitioner");
     let colleague = account(&dir, "colleague", "clinic_practitioner");
+    let supervisor = account(&dir, "supervisor", "supervisor");
     let admin_account = account(&dir, "admin", "clinic_admin");
     let a = sign_in_from(&server, &amina, Uuid::new_v4(), 0).await;
     let b = sign_in_from(&server, &baraka, Uuid::new_v4(), 0).await;
     let c = sign_in_from(&server, &colleague, Uuid::new_v4(), 0).await;
+    let sup = sign_in_from(&server, &supervisor, Uuid::new_v4(), 0).await;
     let admin = sign_in_from(&server, &admin_account, Uuid::new_v4(), 0).await;
     let (b_id, c_id) = (
         b.get::<Practitioner>(routes::ME).await.unwrap().id,
@@ -457,6 +459,20 @@ async fn a_transferred_client_leaves_the_old_owners_pull_and_arrives_in_the_new_
         .unwrap();
     let (ids, _, a_cursor) = pull_all(&a, 0).await;
     assert_eq!(ids.len(), 2);
+    let a_id = a.get::<Practitioner>(routes::ME).await.unwrap().id;
+    let sup_id = sup.get::<Practitioner>(routes::ME).await.unwrap().id;
+    let _: bench_protocol::api::Supervision = admin
+        .post(
+            routes::SUPERVISION,
+            &bench_protocol::api::NewSupervision {
+                supervisor_id: sup_id,
+                practitioner_id: a_id,
+            },
+        )
+        .await
+        .unwrap();
+    let (ids, _, sup_cursor) = pull_all(&sup, 0).await;
+    assert_eq!(ids.len(), 2, "Amina's supervisor reads her records");
     let (ids, _, c_cursor) = pull_all(&c, 0).await;
     assert_eq!(ids.len(), 2, "shared with the colleague");
     let (ids, _, b_cursor) = pull_all(&b, 0).await;
@@ -514,6 +530,13 @@ async fn a_transferred_client_leaves_the_old_owners_pull_and_arrives_in_the_new_
     let (ids, removed, _) = pull_all(&c, c_cursor).await;
     assert!(ids.is_empty());
     assert_eq!(removed.len(), 2, "the share ended with the transfer");
+    let (ids, removed, _) = pull_all(&sup, sup_cursor).await;
+    assert!(ids.is_empty());
+    assert_eq!(
+        removed.len(),
+        2,
+        "Amina's supervisor does not supervise Baraka"
+    );
     let (ids, removed, b_cursor) = pull_all(&b, b_cursor).await;
     assert!(ids.contains(&client_id) && ids.contains(&note_id));
     assert!(removed.is_empty());
