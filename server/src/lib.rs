@@ -59,6 +59,8 @@
 //!   bench-server audit export --from SEQ --to SEQ --out FILE [--data-dir DIR]
 //!   bench-server audit verify-export --in FILE [--public-key HEX]
 //!   bench-server alerts list [--data-dir DIR]
+//!   bench-server device list [--username amina] [--data-dir DIR]
+//!   bench-server device revoke --device-id ID [--reason "laptop stolen"]   (every account on it)
 //! ```
 //!
 //! The data directory defaults to `$BENCH_SERVER_DATA_DIR`, else
