@@ -290,6 +290,18 @@ impl Model {
         if screen_changed {
             self.busy = false;
         }
+        // The sign-in screen's notice says why the app signed out by itself
+        // (a revoked device); the same sentence in the error banner too
+        // would say it twice.
+        if matches!(
+            &state,
+            AppState::SignedOut {
+                notice: Some(_),
+                ..
+            }
+        ) {
+            self.error = None;
+        }
         self.app = Some(state);
     }
 
@@ -789,5 +801,23 @@ mod tests {
             }),
             "1 record refused by the server · 0 waiting"
         );
+    }
+
+    #[test]
+    fn a_revocation_notice_replaces_the_error_that_carried_it() {
+        let message = "Your clinic has revoked this device.".to_string();
+        let failed = open_client_model().reduce(Action::Shell(ShellAction::Failed(ShellError {
+            kind: bench_protocol::desktop::ShellErrorKind::Locked,
+            message: message.clone(),
+        })));
+        assert!(failed.error.is_some());
+
+        let signed_out = failed.reduce(Action::Shell(ShellAction::AppState(AppState::SignedOut {
+            server: "https://clinic.example".into(),
+            notice: Some(message),
+        })));
+
+        assert!(signed_out.error.is_none());
+        assert!(signed_out.clinical.is_none());
     }
 }
