@@ -582,16 +582,46 @@ impl Vault {
                         &Record::Client(theirs),
                         server_version,
                     )?,
-                    Resolution::Merged { .. } => {
+                    Resolution::Merged { .. } | Resolution::Amend => {
                         return Err(CoreError::Invalid(
-                            "Only a session note's text can be combined. Keep one version of \
-                             the client's details."
+                            "Only a session note's text can be combined or added as an \
+                             amendment. Keep one version of the client's details."
                                 .into(),
                         ))
                     }
                 }
                 tx.commit()?;
                 None
+            }
+            Record::Note(theirs) if *resolution == Resolution::Amend => {
+                let mine = self.note(id)?.ok_or_else(|| {
+                    CoreError::NotFound("That session note is not on this device.".into())
+                })?;
+                if theirs.status != NoteStatus::Signed {
+                    return Err(CoreError::Invalid(
+                        "Only a signed note takes amendments. Keep one version, or combine \
+                         them."
+                            .into(),
+                    ));
+                }
+                // The amendment is written first, in its own transaction:
+                // were the app stopped between the two steps, the text is
+                // in the amendment and the conflict still shows.
+                let amendment = NoteAmendment {
+                    id: Uuid::new_v4(),
+                    note_id: id,
+                    client_id: theirs.client_id,
+                    body: mine.note.body.clone(),
+                    created_at: now.to_string(),
+                };
+                self.add_amendment(&amendment)?;
+                self.resolve_note(mine.note, theirs, server_version, &Resolution::Theirs, now)?;
+                tracing::info!(record_id = %id, amendment_id = %amendment.id, "conflict resolved with an amendment");
+                return Ok(Resolved {
+                    record_id: id,
+                    new_draft: None,
+                    amendment: Some(amendment.id),
+                });
             }
             Record::Note(theirs) => {
                 let mine = self.note(id)?.ok_or_else(|| {
@@ -609,6 +639,7 @@ impl Vault {
         Ok(Resolved {
             record_id: id,
             new_draft,
+            amendment: None,
         })
     }
 
@@ -628,7 +659,8 @@ impl Vault {
                 let kept = match resolution {
                     Resolution::Mine => Some((mine.body.clone(), mine.session_date.clone())),
                     Resolution::Merged { body } => Some((body.clone(), mine.session_date.clone())),
-                    Resolution::Theirs => None,
+                    // An amendment was written before this step.
+                    Resolution::Theirs | Resolution::Amend => None,
                 };
                 take_theirs(&tx, &self.field_key, &Record::Note(theirs), server_version)?;
                 kept
@@ -636,12 +668,13 @@ impl Vault {
             (NoteStatus::Signed, NoteStatus::Draft, _) => {
                 keep_mine(&tx, RecordKind::Note, id, server_version)?;
                 match resolution {
-                    Resolution::Mine => None,
+                    // Amend is refused before this step when theirs is a draft.
+                    Resolution::Mine | Resolution::Amend => None,
                     Resolution::Theirs => Some((theirs.body, theirs.session_date)),
                     Resolution::Merged { body } => Some((body.clone(), mine.session_date.clone())),
                 }
             }
-            (NoteStatus::Draft, NoteStatus::Draft, Resolution::Theirs) => {
+            (NoteStatus::Draft, NoteStatus::Draft, Resolution::Theirs | Resolution::Amend) => {
                 take_theirs(&tx, &self.field_key, &Record::Note(theirs), server_version)?;
                 None
             }
@@ -673,7 +706,7 @@ impl Vault {
                     signed_at: None,
                 };
                 write_note(&tx, &self.field_key, &draft, None, "waiting")?;
-                queue_change(&tx, RecordKind::Note, draft.id)?;
+                queue_edit(&tx, RecordKind::Note, draft.id, EditKind::NoteCreated)?;
                 Some(draft.id)
             }
             None => None,
@@ -803,7 +836,7 @@ impl Vault {
                 None => self.note(id)?.map(|n| Record::Note(n.note)),
             };
             let Some(record) = record else {
-                // Cannot happen while writes go through queue_change; drop the
+                // Cannot happen while writes go through queue_edit; drop the
                 // orphan rather than block the queue behind it.
                 tracing::warn!(record_id = %id, "outbox entry without its record dropped");
                 self.conn
@@ -1221,19 +1254,7 @@ fn write_note(
     Ok(())
 }
 
-/// Puts a record's change in the outbox (or folds it into the one waiting).
-///
-/// A record in conflict that is saved again (or kept with
-/// [`Vault::resolve_conflict`]) goes to the server as a change against the
-/// server's version, and the stored server copy is dropped.
-///
-/// An edit the practitioner made goes through [`queue_edit`] instead,
-/// which also writes its audit entry.
-fn queue_change(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<(), CoreError> {
-    queue_change_id(conn, kind, id).map(drop)
-}
-
-/// Queues a record's change (see [`queue_change`]) and records the edit
+/// Queues a record's change (see [`queue_change_id`]) and records the edit
 /// in the device's audit trail with the change id it will be pushed
 /// under, in the caller's transaction. Every edit a practitioner makes on
 /// this device goes through here, so each keeps its own entry even when
@@ -1249,11 +1270,19 @@ fn queue_edit(
     Ok(change_id)
 }
 
-/// [`queue_change`], returning the change id this edit will be pushed
+/// Puts a record's change in the outbox (or folds it into the one waiting)
+/// and returns the change id this edit will be pushed
 /// under: the waiting change it folds into, or, when that change is
 /// already on its way, the id reserved for the fresh change that follows
 /// the answer (`next_change_id`). An edit that ends in a conflict or is
 /// dropped with its record may keep an id the server never sees.
+///
+/// A record in conflict that is saved again (or kept with
+/// [`Vault::resolve_conflict`]) goes to the server as a change against the
+/// server's version, and the stored server copy is dropped.
+///
+/// An edit the practitioner made goes through [`queue_edit`], which also
+/// writes its audit entry.
 fn queue_change_id(conn: &Connection, kind: RecordKind, id: Uuid) -> Result<Uuid, CoreError> {
     let id_text = id.to_string();
     let existing: Option<(bool, String, Option<String>)> = conn
@@ -1333,15 +1362,20 @@ fn store_conflict(
 }
 
 /// "Keep mine": this device's version of a record in conflict goes to the
-/// server as a change against the server's version. The local row takes
-/// that version as the one it has seen, so the server's copy arriving
-/// again by pull is not a new conflict.
+/// server as a change against the server's version, recorded in the
+/// device's audit trail as an edit. The local row takes that version as
+/// the one it has seen, so the server's copy arriving again by pull is not
+/// a new conflict.
 fn keep_mine(
     conn: &Connection,
     kind: RecordKind,
     id: Uuid,
     server_version: i64,
 ) -> Result<(), CoreError> {
+    let edit = match kind {
+        RecordKind::Client => EditKind::ClientEdited,
+        _ => EditKind::NoteEdited,
+    };
     conn.execute(
         &format!(
             "UPDATE {} SET server_version = ?1 WHERE id = ?2",
@@ -1350,7 +1384,7 @@ fn keep_mine(
         params![server_version, id.to_string()],
     )?;
     // Finds the conflict row, bases the change on its version, removes it.
-    queue_change(conn, kind, id)
+    queue_edit(conn, kind, id, edit).map(drop)
 }
 
 /// "Keep theirs": the server's version replaces the local record as synced;
@@ -1382,6 +1416,7 @@ enum ResolutionKind {
     Mine,
     Theirs,
     Merged,
+    Amend,
 }
 
 impl ResolutionKind {
@@ -1390,6 +1425,7 @@ impl ResolutionKind {
             Resolution::Mine => ResolutionKind::Mine,
             Resolution::Theirs => ResolutionKind::Theirs,
             Resolution::Merged { .. } => ResolutionKind::Merged,
+            Resolution::Amend => ResolutionKind::Amend,
         }
     }
 }

@@ -46,6 +46,12 @@ pub mod commands {
     /// `() -> TeamView`: the clinic's accounts and supervision assignments
     /// (clinic admin; needs the server).
     pub const TEAM: &str = "team";
+    /// `() -> Vec<Device>`: devices that signed in (every account's for the
+    /// clinic admin; needs the server).
+    pub const TEAM_DEVICES: &str = "team_devices";
+    /// `{ deviceId, reason } -> Vec<Device>`: revokes a device, answering
+    /// with the device list as it now stands.
+    pub const REVOKE_DEVICE: &str = "revoke_device";
     /// `{ from, to } -> Vec<Appointment>` (RFC 3339 bounds, either may be
     /// null; needs the server).
     pub const SCHEDULE: &str = "schedule";
@@ -282,6 +288,9 @@ pub enum Resolution {
         /// The combined text.
         body: String,
     },
+    /// The other version is signed: keep it, and append this device's text
+    /// to it as an amendment ([`Resolved::amendment`]). Notes only.
+    Amend,
 }
 
 // The combined text is clinical: `Debug` names the choice only.
@@ -290,6 +299,7 @@ impl std::fmt::Debug for Resolution {
         match self {
             Resolution::Mine => f.write_str("Mine"),
             Resolution::Theirs => f.write_str("Theirs"),
+            Resolution::Amend => f.write_str("Amend"),
             Resolution::Merged { body } => f
                 .debug_struct("Merged")
                 .field("body_len", &body.len())
@@ -306,6 +316,10 @@ pub struct Resolved {
     /// When a signed version had to stay as it is, the other text the
     /// practitioner kept is this new draft note.
     pub new_draft: Option<Uuid>,
+    /// With [`Resolution::Amend`]: the amendment that carries this
+    /// device's text.
+    #[serde(default)]
+    pub amendment: Option<Uuid>,
 }
 
 /// A client with their notes, newest session first.
@@ -315,6 +329,9 @@ pub struct ClientView {
     pub client: ClientRecord,
     /// Their notes.
     pub notes: Vec<NoteView>,
+    /// Another practitioner's client: no new note, edit, sign or amendment.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// The clinic admin's team screen: accounts (no clinical content) and who
@@ -323,9 +340,6 @@ pub struct ClientView {
 pub struct TeamView {
     /// Every account, with its role and whether 2FA is set up.
     pub members: Vec<crate::api::TeamMember>,
-    /// Another practitioner's client: no new note, edit, sign or amendment.
-    #[serde(default)]
-    pub read_only: bool,
     /// Supervision assignments, live and ended.
     pub supervisions: Vec<crate::api::Supervision>,
 }

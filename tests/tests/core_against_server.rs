@@ -646,6 +646,36 @@ async fn a_note_signed_on_one_device_while_the_other_edited_it_keeps_both_texts(
         );
         assert_eq!(note_on(core, client_id, kept).note.body, draft_text);
     }
+
+    // Once more with A signing first; B adds its text to the signed note
+    // as an amendment instead.
+    let note_id = a
+        .save_draft(draft(client_id, None, "Synthetic third draft."))
+        .unwrap()
+        .note
+        .id;
+    a.sync_now().await.unwrap();
+    b.sync_now().await.unwrap();
+    a.save_draft(draft(client_id, Some(note_id), signed_text))
+        .unwrap();
+    a.sign_note(note_id).unwrap();
+    b.save_draft(draft(client_id, Some(note_id), draft_text))
+        .unwrap();
+    a.sync_now().await.unwrap();
+    b.sync_now().await.unwrap();
+    let done = b.resolve_conflict(note_id, Resolution::Amend).unwrap();
+    assert_eq!(done.new_draft, None);
+    let amendment = done.amendment.expect("B's text is an amendment");
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    for core in [a, b] {
+        let note = note_on(core, client_id, note_id);
+        assert_eq!(note.note.body, signed_text);
+        assert_eq!(note.sync, RecordSync::Synced);
+        assert_eq!(note.amendments.len(), 1);
+        assert_eq!(note.amendments[0].amendment.id, amendment);
+        assert_eq!(note.amendments[0].amendment.body, draft_text);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1573,6 +1603,129 @@ async fn a_transferred_client_leaves_the_old_owners_device_and_arrives_with_its_
     );
     assert!(entries.iter().any(|e| e["event"] == "client_transferred"));
     assert!(!serde_json::to_string(&entries).unwrap().contains(EDIT_B));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_reads_the_teams_records_read_only_and_the_core_refuses_their_writes() {
+    use bench_protocol::api::{
+        routes, Change, NewSupervision, PushRequest, PushResponse, Supervision,
+    };
+    use bench_protocol::{ClientRecord, SessionNote};
+
+    let server = TestServer::start_new();
+    let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
+    let mut sup = server.add_account("sup", "Dr Supervisor Synthetic", "supervisor", true);
+    let mut admin = server.add_account("frontdesk", "Front Desk Synthetic", "clinic_admin", true);
+
+    let mut owner_api = Api::new(&server);
+    let owner_session = owner_api.sign_in(&mut owner).await;
+    let client = ClientRecord {
+        id: uuid::Uuid::new_v4(),
+        full_name: CLIENT_NAME.into(),
+        date_of_birth: None,
+        contact: None,
+        created_at: "2026-03-01T09:00:00Z".into(),
+    };
+    let note = SessionNote {
+        id: uuid::Uuid::new_v4(),
+        client_id: client.id,
+        session_date: "2026-03-01".into(),
+        body: NOTE_TEXT.into(),
+        status: NoteStatus::Signed,
+        created_at: "2026-03-01T10:00:00Z".into(),
+        updated_at: "2026-03-01T10:00:00Z".into(),
+        signed_at: Some("2026-03-01T10:30:00Z".into()),
+    };
+    let changes = [Record::Client(client.clone()), Record::Note(note.clone())]
+        .into_iter()
+        .map(|record| Change {
+            change_id: uuid::Uuid::new_v4(),
+            base_version: None,
+            record,
+        })
+        .collect();
+    let pushed: PushResponse = owner_api
+        .post_json(
+            routes::SYNC_PUSH,
+            &PushRequest {
+                changes,
+                audit: vec![],
+            },
+        )
+        .await;
+    assert_eq!(pushed.results.len(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = device(&server, dir.path());
+    sign_in(&s, &mut sup).await;
+    let AppState::Unlocked { practitioner } = s.state() else {
+        panic!("supervisor signed in");
+    };
+    let mut admin_api = Api::new(&server);
+    admin_api.sign_in(&mut admin).await;
+    let _: Supervision = admin_api
+        .post_json(
+            routes::SUPERVISION,
+            &NewSupervision {
+                supervisor_id: practitioner.id,
+                practitioner_id: owner_session.practitioner.id,
+            },
+        )
+        .await;
+
+    // The supervisor's own client stays theirs to write.
+    let own = s
+        .add_client(NewClient {
+            full_name: "Own Synthetic Client".into(),
+            date_of_birth: None,
+            contact: None,
+        })
+        .unwrap();
+    s.sync_now().await.unwrap();
+    let list = s.list_clients("").unwrap();
+    assert_eq!(list.len(), 2);
+    let team = list.iter().find(|i| i.client.id == client.id).unwrap();
+    assert!(team.read_only, "the team's client is read-only");
+    assert!(
+        !list
+            .iter()
+            .find(|i| i.client.id == own.id)
+            .unwrap()
+            .read_only
+    );
+    let view = s.open_client(client.id).unwrap();
+    assert!(view.read_only);
+    assert_eq!(view.notes[0].note.body, NOTE_TEXT);
+
+    // Every write to it is refused here, with a sentence, and nothing waits.
+    let refused = [
+        s.save_draft(DraftInput {
+            note_id: None,
+            client_id: client.id,
+            session_date: "2026-03-05".into(),
+            body: "a supervisor's synthetic attempt".into(),
+        })
+        .map(drop),
+        s.sign_note(note.id).map(drop),
+        s.add_amendment(note.id, "a synthetic correction".into())
+            .map(drop),
+    ];
+    for result in refused {
+        match result {
+            Err(CoreError::Invalid(message)) => {
+                assert!(message.contains("read-only"), "{message}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(s.sync_now().await.unwrap(), SyncStatus::Synced);
+    s.save_draft(DraftInput {
+        note_id: None,
+        client_id: own.id,
+        session_date: "2026-03-05".into(),
+        body: "the supervisor's own synthetic note".into(),
+    })
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

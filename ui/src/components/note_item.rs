@@ -118,12 +118,17 @@ fn ConflictPair(props: &ConflictPairProps) -> Html {
         format!(
             "{who} · {status} · session {} · changed {}",
             n.session_date,
-            n.updated_at.replace('T', " ").trim_end_matches('Z')
+            // RFC 3339 in UTC, shown to the minute.
+            n.updated_at
+                .get(..16)
+                .unwrap_or(&n.updated_at)
+                .replace('T', " ")
+                + " UTC"
         )
     };
     let explain = if signed(theirs) {
         "The other version is signed, so it stays the note. Your text is kept only if you \
-         choose it, as a new draft."
+         choose it: as a new draft, or as an amendment to the signed note."
     } else if signed(mine) {
         "Your version is signed, so it stays the note. The other text is kept only if you \
          choose it, as a new draft."
@@ -142,6 +147,12 @@ fn ConflictPair(props: &ConflictPairProps) -> Html {
                         onclick={resolve(Resolution::Mine)}>
                         { keep_label(true) }
                     </button>
+                    if signed(theirs) {
+                        <button type="button" class="amend-mine" disabled={store.busy}
+                            onclick={resolve(Resolution::Amend)}>
+                            { "Add this text to the signed note as an amendment" }
+                        </button>
+                    }
                 </section>
                 <section class="conflict-theirs">
                     <p class="conflict-side">{ side(theirs, "Other device") }</p>
