@@ -78,7 +78,8 @@ pub mod routes {
     /// practitioner or supervisor only their own. No clinical content.
     pub const DEVICES: &str = "/v1/team/devices";
     /// `POST /v1/team/devices/{id}/revoke` [`super::DeviceRevocation`] →
-    /// [`super::Device`]: a lost or stolen device. Its sessions end at once;
+    /// `Vec<`[`super::Device`]`>` (the device's rows as revoked, one per
+    /// account the revocation reached): a lost or stolen device. Its sessions end at once;
     /// every later request or sign-in from it is refused with
     /// [`super::ErrorCode::DeviceRevoked`], and the app on it then deletes
     /// its vault. The clinic admin may revoke any device; a practitioner
