@@ -23,7 +23,9 @@ impl Core {
 
     /// Revokes a device: the clinic admin any device (for every account on
     /// it), a practitioner one of their own other devices. `reason` is a
-    /// few words such as "laptop stolen", never a client's name.
+    /// few words such as "laptop stolen", never a client's name. Answers
+    /// with the device's rows as revoked (one per account it reached); call
+    /// [`Core::team_devices`] for the whole list.
     pub async fn revoke_device(
         &self,
         device_id: Uuid,
