@@ -13,6 +13,7 @@ pub mod faultproxy;
 pub mod keyring;
 pub mod logs;
 pub mod server;
+pub mod shapedlink;
 pub mod totp;
 pub mod webdriver;
 
@@ -24,11 +25,14 @@ use std::path::PathBuf;
 /// single test by hand needs `cargo build --workspace --bins` first.
 pub fn built_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its own path");
-    // target/debug/deps/<test> -> target/debug/<name>
-    let dir = exe
+    // target/debug/deps/<test> -> target/debug/<name>; a binary of this
+    // package (the sync bench) lives in target/debug/ itself.
+    let mut dir = exe
         .parent()
-        .and_then(|deps| deps.parent())
         .expect("test binaries live in <target>/<profile>/deps");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("deps lives in <target>/<profile>");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),
