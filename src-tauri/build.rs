@@ -27,6 +27,8 @@ const COMMANDS: &[&str] = &[
     "add_amendment",
     "resolve_conflict",
     "team",
+    "team_devices",
+    "revoke_device",
     "schedule",
     "bookable_clients",
     "book_appointment",

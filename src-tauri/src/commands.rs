@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bench_client::{Core, CoreError};
 use bench_protocol::api::{
-    Appointment, AppointmentStatus, BookableClient, Invoice, InvoiceStatus, NewAppointment,
+    Appointment, AppointmentStatus, BookableClient, Device, Invoice, InvoiceStatus, NewAppointment,
     NewInvoice,
 };
 use bench_protocol::desktop::TeamView;
@@ -138,6 +138,24 @@ pub fn resolve_conflict(
 #[tauri::command]
 pub async fn team(core: State<'_, SharedCore>) -> Answer<TeamView> {
     core.team().await.map_err(refused("team"))
+}
+
+/// Devices that signed in.
+#[tauri::command]
+pub async fn team_devices(core: State<'_, SharedCore>) -> Answer<Vec<Device>> {
+    core.team_devices().await.map_err(refused("team_devices"))
+}
+
+/// Revokes a device; answers with the device list as it now stands.
+#[tauri::command]
+pub async fn revoke_device(
+    core: State<'_, SharedCore>,
+    device_id: Uuid,
+    reason: String,
+) -> Answer<Vec<Device>> {
+    core.revoke_device(device_id, &reason)
+        .await
+        .map_err(refused("revoke_device"))
 }
 
 /// Appointments in a time range.

@@ -127,6 +127,12 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
         t.contains("Dr Owner Synthetic") && t.contains("Front Desk Synthetic")
     })
     .await;
+    // The devices that signed in, the practitioner's among them.
+    wait_text(&app, ".device-list", "the devices", |t| {
+        t.contains("owner") && t.contains("frontdesk")
+    })
+    .await;
+    screenshot(&shots, "admin-team.png").await;
 
     // Book an appointment for the practitioner's client, by name.
     click(&app, "#nav-schedule").await;

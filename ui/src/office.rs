@@ -6,8 +6,9 @@
 //! like everything else. Pure helpers for dates and shillings live here
 //! too, so the reducer tests can reach them without a browser.
 
-use bench_protocol::api::{Appointment, BookableClient, Invoice};
+use bench_protocol::api::{Appointment, BookableClient, Device, Invoice};
 use bench_protocol::desktop::TeamView;
+use uuid::Uuid;
 
 /// Which of the admin's screens shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,6 +38,10 @@ pub struct Office {
     pub booking: bool,
     /// The team, once loaded.
     pub team: Option<TeamView>,
+    /// Devices that signed in, once loaded.
+    pub devices: Vec<Device>,
+    /// The device whose revoke form is open, and the reason typed so far.
+    pub revoking: Option<(Uuid, String)>,
     /// Invoices, newest first.
     pub invoices: Vec<Invoice>,
     /// The new-invoice form is open.
@@ -66,6 +71,14 @@ pub enum OfficeAction {
     AppointmentChanged(Appointment),
     /// The team arrived.
     TeamLoaded(TeamView),
+    /// The device list arrived (also after a revocation).
+    DevicesLoaded(Vec<Device>),
+    /// Open the revoke form under a device.
+    StartRevoke(Uuid),
+    /// The revocation reason changed.
+    RevokeReason(String),
+    /// Close the revoke form.
+    CancelRevoke,
     /// The invoices arrived.
     InvoicesLoaded(Vec<Invoice>),
     /// Open or close the new-invoice form.
@@ -108,6 +121,29 @@ impl Office {
                 }
             }
             OfficeAction::TeamLoaded(team) => self.team = Some(team),
+            OfficeAction::DevicesLoaded(devices) => {
+                // A revoked device's form has done its work.
+                if let Some((id, _)) = &self.revoking {
+                    if devices
+                        .iter()
+                        .any(|d| d.device_id == *id && d.revoked_at.is_some())
+                    {
+                        self.revoking = None;
+                    }
+                }
+                self.devices = devices;
+            }
+            OfficeAction::StartRevoke(id) => {
+                if self.revoking.as_ref().map(|r| r.0) != Some(id) {
+                    self.revoking = Some((id, String::new()));
+                }
+            }
+            OfficeAction::RevokeReason(reason) => {
+                if let Some(revoking) = self.revoking.as_mut() {
+                    revoking.1 = reason;
+                }
+            }
+            OfficeAction::CancelRevoke => self.revoking = None,
             OfficeAction::InvoicesLoaded(invoices) => self.invoices = invoices,
             OfficeAction::ShowInvoicing(open) => self.invoicing = open,
             OfficeAction::InvoiceIssued(invoice) => {
@@ -334,6 +370,48 @@ mod tests {
             screen.editor.session_date, "2026-03-02",
             "no new note started"
         );
+    }
+
+    fn device(id: u128, revoked: bool) -> Device {
+        Device {
+            device_id: Uuid::from_u128(id),
+            account_id: Uuid::nil(),
+            username: "synthetic".into(),
+            device_name: "synthetic laptop".into(),
+            first_seen: "2026-03-01T09:00:00Z".into(),
+            last_seen: "2026-03-02T09:00:00Z".into(),
+            revoked_at: revoked.then(|| "2026-03-03T09:00:00Z".into()),
+            revoked_by: None,
+            reason: revoked.then(|| "laptop stolen".into()),
+        }
+    }
+
+    #[test]
+    fn the_revoke_form_keeps_its_reason_and_closes_once_that_device_is_revoked() {
+        let mut office = Office::default();
+        office.apply(OfficeAction::DevicesLoaded(vec![
+            device(1, false),
+            device(2, false),
+        ]));
+        office.apply(OfficeAction::StartRevoke(Uuid::from_u128(1)));
+        office.apply(OfficeAction::RevokeReason("laptop stolen".into()));
+        // A second click on the same device keeps what was typed.
+        office.apply(OfficeAction::StartRevoke(Uuid::from_u128(1)));
+        assert_eq!(
+            office.revoking,
+            Some((Uuid::from_u128(1), "laptop stolen".into()))
+        );
+        // Another device's revocation leaves the form open.
+        office.apply(OfficeAction::DevicesLoaded(vec![
+            device(1, false),
+            device(2, true),
+        ]));
+        assert!(office.revoking.is_some());
+        office.apply(OfficeAction::DevicesLoaded(vec![
+            device(1, true),
+            device(2, true),
+        ]));
+        assert!(office.revoking.is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! says so in `#error` and nothing changes.
 
 use bench_protocol::api::{
-    Appointment, AppointmentStatus, BookableClient, Invoice, InvoiceStatus, NewAppointment,
+    Appointment, AppointmentStatus, BookableClient, Device, Invoice, InvoiceStatus, NewAppointment,
     NewInvoice, Role,
 };
 use bench_protocol::desktop::{commands, TeamView};
@@ -347,7 +347,8 @@ fn role_word(role: Role) -> &'static str {
     }
 }
 
-/// The clinic's accounts and who supervises whom.
+/// The clinic's accounts, who supervises whom, and the devices that
+/// signed in (with a way to revoke a lost one).
 #[function_component]
 fn TeamPage() -> Html {
     let store = use_context::<Store>().expect("inside the store provider");
@@ -356,14 +357,23 @@ fn TeamPage() -> Html {
         use_effect_with((), move |_| {
             effects::run(
                 &dispatch,
-                ipc::invoke0::<TeamView>(commands::TEAM),
-                |team, dispatch| dispatch.dispatch(office(OfficeAction::TeamLoaded(team))),
+                async {
+                    let team: TeamView = ipc::invoke0(commands::TEAM).await?;
+                    let devices: Vec<Device> = ipc::invoke0(commands::TEAM_DEVICES).await?;
+                    Ok((team, devices))
+                },
+                |(team, devices), dispatch| {
+                    dispatch.dispatch(office(OfficeAction::TeamLoaded(team)));
+                    dispatch.dispatch(office(OfficeAction::DevicesLoaded(devices)));
+                },
             );
         });
     }
-    let Some(Office {
-        team: Some(team), ..
-    }) = store.office.as_ref()
+    let Some(
+        office_state @ Office {
+            team: Some(team), ..
+        },
+    ) = store.office.as_ref()
     else {
         return html! { <p class="empty">{ "Loading the team…" }</p> };
     };
@@ -408,6 +418,18 @@ fn TeamPage() -> Html {
                 <p class="empty">{ "No supervision assignments." }</p>
             }
             <ul class="supervision-list">{ for supervisions }</ul>
+            <h2>{ "Devices" }</h2>
+            if office_state.devices.is_empty() {
+                <p class="empty">{ "No device has signed in yet." }</p>
+            }
+            <ul class="device-list">
+                { for office_state.devices.iter().map(|d| html! {
+                    <DeviceRow key={d.device_id.to_string()} device={d.clone()}
+                        revoking={office_state.revoking.as_ref()
+                            .filter(|r| r.0 == d.device_id)
+                            .map(|r| r.1.clone())} />
+                }) }
+            </ul>
         </section>
     }
 }
@@ -598,5 +620,103 @@ fn InvoiceForm(props: &InvoiceProps) -> Html {
                 <button type="button" onclick={cancel}>{ "Cancel" }</button>
             </div>
         </form>
+    }
+}
+
+/// Properties of [`DeviceRow`].
+#[derive(Properties, PartialEq)]
+struct DeviceRowProps {
+    device: Device,
+    /// The reason typed so far, when this device's revoke form is open.
+    revoking: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RevokeArgs {
+    device_id: Uuid,
+    reason: String,
+}
+
+/// One device: whose, its name, when last seen, and whether it is revoked;
+/// a live one can be revoked with a reason (never a client's name).
+#[function_component]
+fn DeviceRow(props: &DeviceRowProps) -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let d = &props.device;
+    let id = d.device_id;
+    let (seen_day, seen_time) = dates::utc_to_local(&d.last_seen);
+    let start = {
+        let dispatch = store.dispatcher();
+        Callback::from(move |_: MouseEvent| {
+            dispatch.dispatch(office(OfficeAction::StartRevoke(id)))
+        })
+    };
+    let cancel = {
+        let dispatch = store.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatch.dispatch(office(OfficeAction::CancelRevoke)))
+    };
+    let oninput = {
+        let dispatch = store.dispatcher();
+        Callback::from(move |event: InputEvent| {
+            let value = event
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &JsValue::from_str("value")).ok())
+                .and_then(|v| v.as_string())
+                .unwrap_or_default();
+            dispatch.dispatch(office(OfficeAction::RevokeReason(value)))
+        })
+    };
+    let onsubmit = {
+        let dispatch = store.dispatcher();
+        let reason = props.revoking.clone().unwrap_or_default();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let args = RevokeArgs {
+                device_id: id,
+                reason: reason.clone(),
+            };
+            effects::run(
+                &dispatch,
+                async move { ipc::invoke::<_, Vec<Device>>(commands::REVOKE_DEVICE, &args).await },
+                |devices, dispatch| dispatch.dispatch(office(OfficeAction::DevicesLoaded(devices))),
+            );
+        })
+    };
+    let revoked = d.revoked_at.is_some();
+    html! {
+        <li class={classes!("device-row", revoked.then_some("is-revoked"))}
+            data-device-id={id.to_string()}>
+            <span class="device-name">{ d.device_name.clone() }</span>
+            <span class="device-user">{ d.username.clone() }</span>
+            <span class="device-seen">{ format!("last seen {seen_day} {seen_time}") }</span>
+            if revoked {
+                <span class="device-status is-trouble">
+                    { match &d.reason {
+                        Some(reason) if !reason.is_empty() => format!("Revoked: {reason}"),
+                        _ => "Revoked".to_owned(),
+                    } }
+                </span>
+            } else if props.revoking.is_none() {
+                <button type="button" class="revoke-device" disabled={store.busy} onclick={start}>
+                    { "Revoke" }
+                </button>
+            }
+            if let Some(reason) = &props.revoking {
+                <form class="revoke-form" {onsubmit}>
+                    <label for={format!("revoke-reason-{id}")}>
+                        { "Why (e.g. laptop stolen; never a client's name)" }
+                    </label>
+                    <input id={format!("revoke-reason-{id}")} class="revoke-reason" type="text"
+                        autocomplete="off" value={reason.clone()} {oninput} />
+                    <div class="form-actions">
+                        <button type="submit" class="confirm-revoke primary" disabled={store.busy}>
+                            { "Revoke this device" }
+                        </button>
+                        <button type="button" onclick={cancel}>{ "Cancel" }</button>
+                    </div>
+                </form>
+            }
+        </li>
     }
 }
