@@ -78,15 +78,21 @@ edit_kinds! {
     NoteSigned => "note_signed",
     /// An amendment was appended to a signed note.
     NoteAmended => "note_amended",
+    /// A conflict was settled by keeping the server's version; this
+    /// device's text was set aside (keeping this device's version is
+    /// audited as an edit of the record).
+    ConflictKeptTheirs => "conflict_kept_theirs",
 }
 
 /// Records one edit. Call it inside the edit's own transaction, so the
-/// edit and its entry are written together or not at all.
+/// edit and its entry are written together or not at all. `change_id` is
+/// the change the edit will be pushed under; `None` for an edit that
+/// pushes nothing (keeping the server's side of a conflict).
 pub(crate) fn record(
     conn: &Connection,
     kind: EditKind,
     record_id: Uuid,
-    change_id: Uuid,
+    change_id: Option<Uuid>,
 ) -> Result<(), CoreError> {
     // Limitation: the time is this computer's clock, which may be wrong
     // (the server keeps its own time of receipt beside it, and flags a
@@ -102,7 +108,7 @@ pub(crate) fn record(
             occurred_at,
             kind.as_str(),
             record_id.to_string(),
-            change_id.to_string(),
+            change_id.map(|c| c.to_string()),
         ],
     )?;
     Ok(())
@@ -284,6 +290,51 @@ mod tests {
         assert_eq!(entries[2].change_id, Some(next[0].change_id));
         assert_eq!(entries[3].change_id, Some(next[0].change_id));
         assert_ne!(next[0].change_id, first[1].change_id);
+    }
+
+    #[test]
+    fn settling_a_conflict_is_audited_either_way_and_keeping_theirs_names_no_change() {
+        use bench_protocol::desktop::Resolution;
+        use bench_protocol::Record;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = open(dir.path());
+        let c = client();
+        vault.insert_client(&c).unwrap();
+        let (first, second) = (draft(c.id), draft(c.id));
+        vault.save_note(&first).unwrap();
+        vault.save_note(&second).unwrap();
+        for ch in vault.take_changes(100).unwrap() {
+            let outcome = match &ch.record {
+                Record::Note(n) => {
+                    let mut server = n.clone();
+                    server.body = "Another device's synthetic text.".into();
+                    ChangeOutcome::Conflict {
+                        server_version: 2,
+                        server: Record::Note(server),
+                    }
+                }
+                _ => ChangeOutcome::Applied { version: 1 },
+            };
+            vault.apply_outcome(ch.change_id, &outcome).unwrap();
+        }
+        let now = "2026-03-02T11:00:00Z";
+        vault
+            .resolve_conflict(first.id, &Resolution::Theirs, now)
+            .unwrap();
+        vault
+            .resolve_conflict(second.id, &Resolution::Mine, now)
+            .unwrap();
+
+        let entries = vault.waiting_audit(1000).unwrap();
+        let settled = &entries[entries.len() - 2..];
+        assert_eq!(kinds(settled), ["conflict_kept_theirs", "note_edited"]);
+        assert_eq!(settled[0].record_id, Some(first.id));
+        assert_eq!(settled[0].change_id, None, "keeping theirs pushes nothing");
+        let pushed = vault.take_changes(100).unwrap();
+        assert_eq!(pushed.len(), 1);
+        assert_eq!(settled[1].record_id, Some(second.id));
+        assert_eq!(settled[1].change_id, Some(pushed[0].change_id));
     }
 
     #[test]

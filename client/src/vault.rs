@@ -1266,7 +1266,7 @@ fn queue_edit(
     edit: EditKind,
 ) -> Result<Uuid, CoreError> {
     let change_id = queue_change_id(conn, kind, id)?;
-    device_audit::record(conn, edit, id, change_id)?;
+    device_audit::record(conn, edit, id, Some(change_id))?;
     Ok(change_id)
 }
 
@@ -1388,7 +1388,8 @@ fn keep_mine(
 }
 
 /// "Keep theirs": the server's version replaces the local record as synced;
-/// the conflict copy and any waiting change go. Nothing is pushed.
+/// the conflict copy and any waiting change go. Nothing is pushed, but the
+/// device's audit trail records that this device's text was set aside.
 fn take_theirs(
     conn: &Connection,
     key: &FieldKey,
@@ -1407,7 +1408,7 @@ fn take_theirs(
     }
     conn.execute("DELETE FROM conflicts WHERE record_id = ?1", [&id])?;
     conn.execute("DELETE FROM outbox WHERE record_id = ?1", [&id])?;
-    Ok(())
+    device_audit::record(conn, EditKind::ConflictKeptTheirs, server.id(), None)
 }
 
 /// Which way a conflict went, for the log (never the combined text).

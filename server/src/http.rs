@@ -44,6 +44,10 @@ mod schedule;
 pub const PUSH_BODY_LIMIT: usize = bench_protocol::api::MAX_PUSH_BODY_BYTES;
 /// Body limit for every other route.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// Body limit for a device audit upload: room for
+/// [`MAX_DEVICE_AUDIT_ENTRIES`] entries of ids, a kind and a time (about
+/// 250 bytes each as JSON), which the default limit would refuse.
+pub const AUDIT_UPLOAD_BODY_LIMIT: usize = 512 * 1024;
 /// How far ahead of the server's clock a device-recorded time may be.
 pub const DEVICE_AUDIT_MAX_AHEAD_SECS: i64 = 24 * 60 * 60;
 /// The earliest time a device-recorded entry may carry (2020-01-01 UTC).
@@ -113,7 +117,11 @@ fn routes_table() -> Routes {
         routes::SYNC_PULL,
         get(pull).layer(pull_compression()),
     )
-    .add("POST", routes::AUDIT_UPLOAD, post(device_audit))
+    .add(
+        "POST",
+        routes::AUDIT_UPLOAD,
+        post(device_audit).layer(DefaultBodyLimit::max(AUDIT_UPLOAD_BODY_LIMIT)),
+    )
     .add(
         "GET|POST",
         routes::SHARES,

@@ -342,6 +342,43 @@ async fn entries_a_device_recorded_offline_are_stored_once_with_its_device_id() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_full_batch_of_device_entries_fits_one_upload_and_one_more_is_refused() {
+    use bench_protocol::api::{
+        DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload, ErrorCode,
+        MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND,
+    };
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    // The longest entries a device may send: every field filled.
+    let entries = |n: usize| DeviceAuditUpload {
+        entries: (0..n)
+            .map(|_| DeviceAuditEntry {
+                entry_id: Uuid::new_v4(),
+                occurred_at: "2026-02-01T10:00:00.123456789Z".into(),
+                kind: "k".repeat(MAX_DEVICE_AUDIT_KIND),
+                record_id: Some(Uuid::new_v4()),
+                change_id: Some(Uuid::new_v4()),
+            })
+            .collect(),
+    };
+    let full: DeviceAuditResponse = api
+        .post(routes::AUDIT_UPLOAD, &entries(MAX_DEVICE_AUDIT_ENTRIES))
+        .await
+        .unwrap();
+    assert_eq!(full.stored as usize, MAX_DEVICE_AUDIT_ENTRIES);
+    let (status, e) = api
+        .post::<DeviceAuditResponse, _>(
+            routes::AUDIT_UPLOAD,
+            &entries(MAX_DEVICE_AUDIT_ENTRIES + 1),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+    assert!(e.message.contains("smaller batches"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn entries_carried_on_a_push_are_stored_once_and_a_dead_clock_does_not_hold_back_the_push() {
     use bench_protocol::api::{ChangeOutcome, DeviceAuditEntry, ErrorCode};
     let dir = DataDir::init();
