@@ -1023,6 +1023,53 @@ async fn edits_made_offline_reach_the_audit_log_one_entry_each_with_device_time_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeping_the_other_devices_version_is_audited_and_its_entry_syncs_with_no_change_to_carry()
+{
+    capture_logs();
+    let mut server = TestServer::start_new();
+    let pair = two_devices(&server, "wambui").await;
+    let client_id = new_client(&pair.a);
+    let id = pair
+        .a
+        .save_draft(draft(client_id, None, "Synthetic base text."))
+        .unwrap()
+        .note
+        .id;
+    assert_eq!(pair.a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(pair.b.sync_now().await.unwrap(), SyncStatus::Synced);
+    for (core, text) in [
+        (&pair.a, "Synthetic edit on A."),
+        (&pair.b, "Synthetic edit on B."),
+    ] {
+        core.save_draft(draft(client_id, Some(id), text)).unwrap();
+    }
+    assert_eq!(pair.a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert!(matches!(
+        pair.b.sync_now().await.unwrap(),
+        SyncStatus::Conflict { .. }
+    ));
+
+    // B keeps A's text: nothing to push, yet the entry goes at the next sync.
+    pair.b.resolve_conflict(id, Resolution::Theirs).unwrap();
+    assert_eq!(pair.b.sync_now().await.unwrap(), SyncStatus::Synced);
+    server.stop();
+
+    let device_b = bench_client::config::device_id(pair._dirs.1.path())
+        .unwrap()
+        .to_string();
+    let from_b: Vec<serde_json::Value> = server
+        .audit_export()
+        .into_iter()
+        .filter(|e| e["event"] == "device_recorded" && e["device_id"] == device_b.as_str())
+        .map(|e| serde_json::from_str(e["details"].as_str().unwrap()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = from_b.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["note_edited", "conflict_kept_theirs"]);
+    assert!(from_b[1]["change_id"].is_null(), "{}", from_b[1]);
+    assert!(from_b[0]["change_id"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_entries_waiting_without_changes_still_go_and_a_retry_stores_them_once() {
     use bench_client::sync::{ApiClient, Tls13Only};
     use bench_e2e::api::Api;
