@@ -632,9 +632,14 @@ impl Core {
 
     /// Settles a record in conflict (a client or a session note) the way
     /// the practitioner chose: keep this device's version, keep the other
-    /// device's, or (notes) keep a combined text. The choice syncs at the
-    /// next sync; see [`Vault::resolve_conflict`] for what happens when a
-    /// version is signed.
+    /// device's, or (notes) keep a combined text, or add this device's text
+    /// to the other, signed version as an amendment. The choice syncs at
+    /// the next sync; see [`Vault::resolve_conflict`] for what happens when
+    /// a version is signed.
+    // Limitation: a refused record stays refused until the practitioner
+    // changes it, and a signed note or a note on a record they may no
+    // longer write cannot be changed, so the header keeps counting it.
+    // Fix: a "copy into a new note" action for refused signed notes.
     pub fn resolve_conflict(
         &self,
         record_id: Uuid,

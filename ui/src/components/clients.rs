@@ -201,6 +201,10 @@ struct ClientConflictProps {
 
 /// A client's details changed on two devices: both versions side by side,
 /// keep one.
+// Limitation: the app has no way to edit a client's details yet, so this
+// shows only when a refused client change meets a newer server copy (or a
+// future edit screen makes one). It is covered by the vault's unit tests,
+// not by an end-to-end test; an edit-client screen would make one possible.
 #[function_component]
 fn ClientConflict(props: &ClientConflictProps) -> Html {
     let store = use_context::<Store>().expect("inside the store provider");
