@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "add_amendment",
     "resolve_conflict",
     "team",
+    "cosign_note",
     "team_devices",
     "revoke_device",
     "schedule",

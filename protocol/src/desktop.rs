@@ -46,6 +46,9 @@ pub mod commands {
     /// `() -> TeamView`: the clinic's accounts and supervision assignments
     /// (clinic admin; needs the server).
     pub const TEAM: &str = "team";
+    /// `{ noteId } -> Cosignature`: a supervisor co-signs a supervised
+    /// practitioner's signed note (needs the server).
+    pub const COSIGN_NOTE: &str = "cosign_note";
     /// `() -> Vec<Device>`: devices that signed in (every account's for the
     /// clinic admin; needs the server).
     pub const TEAM_DEVICES: &str = "team_devices";

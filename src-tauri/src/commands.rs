@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use bench_client::{Core, CoreError};
 use bench_protocol::api::{
-    Appointment, AppointmentStatus, BookableClient, Device, Invoice, InvoiceStatus, NewAppointment,
-    NewInvoice,
+    Appointment, AppointmentStatus, BookableClient, Cosignature, Device, Invoice, InvoiceStatus,
+    NewAppointment, NewInvoice,
 };
 use bench_protocol::desktop::TeamView;
 use bench_protocol::desktop::{
@@ -138,6 +138,14 @@ pub fn resolve_conflict(
 #[tauri::command]
 pub async fn team(core: State<'_, SharedCore>) -> Answer<TeamView> {
     core.team().await.map_err(refused("team"))
+}
+
+/// Co-signs a supervised practitioner's signed note.
+#[tauri::command]
+pub async fn cosign_note(core: State<'_, SharedCore>, note_id: Uuid) -> Answer<Cosignature> {
+    core.cosign_note(note_id)
+        .await
+        .map_err(refused("cosign_note"))
 }
 
 /// Devices that signed in.

@@ -1766,6 +1766,9 @@ async fn a_supervisor_reads_the_teams_records_read_only_and_the_core_refuses_the
         }
     }
     assert_eq!(s.sync_now().await.unwrap(), SyncStatus::Synced);
+    // Co-signing the signed note is the one thing the supervisor does to it.
+    let cosig = s.cosign_note(note.id).await.unwrap();
+    assert_eq!(cosig.supervisor_id, practitioner.id);
     s.save_draft(DraftInput {
         note_id: None,
         client_id: own.id,

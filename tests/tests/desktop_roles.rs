@@ -232,5 +232,20 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
     for write in ["id=\"new-note\"", "id=\"note-body\"", "class=\"edit-note\""] {
         assert!(!page.contains(write), "the supervisor has no {write}");
     }
+
+    // Co-signing is the supervisor's one act on it; the note is unchanged.
+    click(&app, ".cosign-note").await;
+    wait_text(&app, ".cosigned", "the co-signature", |t| {
+        t.starts_with("Co-signed by you")
+    })
+    .await;
+    let detail = owner_api.client(client.id).await;
+    assert_eq!(detail.notes[0].body, NOTE_TEXT);
+    let cosigned = server
+        .audit_export()
+        .iter()
+        .filter(|e| e["event"] == "note_cosigned")
+        .count();
+    assert_eq!(cosigned, 1, "the co-signature is audited");
     app.close().await.unwrap();
 }

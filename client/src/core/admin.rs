@@ -7,8 +7,9 @@
 //! [`CoreError::Offline`] and says so, and nothing is queued.
 
 use bench_protocol::api::{
-    routes, Appointment, AppointmentStatus, AppointmentStatusChange, BookableClient, Invoice,
-    InvoiceStatus, InvoiceStatusChange, NewAppointment, NewInvoice, Role, Supervision, TeamMember,
+    routes, Appointment, AppointmentStatus, AppointmentStatusChange, BookableClient, Cosignature,
+    Invoice, InvoiceStatus, InvoiceStatusChange, NewAppointment, NewInvoice, Role, Supervision,
+    TeamMember,
 };
 use bench_protocol::desktop::TeamView;
 use uuid::Uuid;
@@ -166,6 +167,14 @@ impl Core {
     /// Issues an invoice.
     pub async fn issue_invoice(&self, invoice: NewInvoice) -> Result<Invoice, CoreError> {
         self.post_online(routes::INVOICES, &invoice).await
+    }
+
+    /// Co-signs a signed note of a practitioner the caller supervises. The
+    /// note itself does not change; the server records the co-signature
+    /// (once, however often this is called) and audits it.
+    pub async fn cosign_note(&self, note_id: Uuid) -> Result<Cosignature, CoreError> {
+        self.post_online(&routes::note_cosign(note_id), &serde_json::json!({}))
+            .await
     }
 
     /// Marks an issued invoice paid or void.

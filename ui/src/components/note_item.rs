@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use super::amendments::Amendments;
 use super::clients::{sync_class, sync_word};
+use super::cosign::CosignButton;
 use crate::effects::{self, Store};
 use crate::state::{Action, ClientAction};
 
@@ -25,6 +26,11 @@ pub fn NoteItem(props: &NoteItemProps) -> Html {
     let view = &props.note;
     let note = &view.note;
     let draft = note.status == NoteStatus::Draft;
+    let supervisor = matches!(
+        &store.app,
+        Some(bench_protocol::desktop::AppState::Unlocked { practitioner })
+            if practitioner.role == bench_protocol::api::Role::Supervisor
+    );
 
     let edit = {
         let dispatch = store.dispatcher();
@@ -59,6 +65,10 @@ pub fn NoteItem(props: &NoteItemProps) -> Html {
                 <ConflictPair mine={note.clone()} theirs={theirs.clone()} />
             } else {
                 <pre class="note-body">{ note.body.clone() }</pre>
+            }
+            // A supervisor reading a supervised practitioner's signed note.
+            if !draft && crate::state::open_client_is_read_only(&store) && supervisor {
+                <CosignButton note_id={note.id} />
             }
             <Amendments note={view.clone()} />
         </li>
