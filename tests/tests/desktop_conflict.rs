@@ -124,6 +124,14 @@ async fn a_draft_edited_on_two_devices_shows_both_versions_side_by_side_and_one_
         t.starts_with("1 conflict")
     })
     .await;
+
+    // From the header, the client list says where the conflict is.
+    click(&app, "#show-trouble").await;
+    wait_text(&app, ".client-row .client-conflicts", "the marker", |t| {
+        t == "1 note in conflict"
+    })
+    .await;
+    click(&app, ".client-row").await;
     wait_text(&app, ".conflict-mine .note-body", "my version", |t| {
         t == mine_text
     })
