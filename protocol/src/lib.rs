@@ -30,4 +30,4 @@ pub mod desktop;
 pub mod records;
 pub mod validate;
 
-pub use records::{ClientRecord, NoteStatus, Record, RecordKind, SessionNote};
+pub use records::{ClientRecord, NoteAmendment, NoteStatus, Record, RecordKind, SessionNote};

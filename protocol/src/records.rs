@@ -49,6 +49,26 @@ pub struct SessionNote {
     pub signed_at: Option<String>,
 }
 
+/// A correction to a signed note, appended to it: the note itself never
+/// changes after signing, so whatever needs saying later is said here.
+///
+/// An amendment is final the moment it is made (it is a signed correction
+/// in its own right): it is never edited or deleted, and a note's
+/// amendments read oldest first.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteAmendment {
+    /// Chosen by the device that wrote the amendment.
+    pub id: Uuid,
+    /// The signed note it corrects.
+    pub note_id: Uuid,
+    /// The client that note is about (so access follows the client's).
+    pub client_id: Uuid,
+    /// The correction. Plain text, never rendered as HTML.
+    pub body: String,
+    /// RFC 3339, UTC: when it was written (and so signed).
+    pub created_at: String,
+}
+
 /// Which kind of record a change or id refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,6 +77,8 @@ pub enum RecordKind {
     Client,
     /// A [`SessionNote`].
     Note,
+    /// A [`NoteAmendment`].
+    Amendment,
 }
 
 /// Any record that syncs.
@@ -67,6 +89,8 @@ pub enum Record {
     Client(ClientRecord),
     /// A session note.
     Note(SessionNote),
+    /// A correction appended to a signed note.
+    Amendment(NoteAmendment),
 }
 
 impl Record {
@@ -75,6 +99,7 @@ impl Record {
         match self {
             Record::Client(c) => c.id,
             Record::Note(n) => n.id,
+            Record::Amendment(a) => a.id,
         }
     }
 
@@ -83,6 +108,7 @@ impl Record {
         match self {
             Record::Client(_) => RecordKind::Client,
             Record::Note(_) => RecordKind::Note,
+            Record::Amendment(_) => RecordKind::Amendment,
         }
     }
 }
@@ -108,11 +134,23 @@ impl std::fmt::Debug for SessionNote {
     }
 }
 
+impl std::fmt::Debug for NoteAmendment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoteAmendment")
+            .field("id", &self.id)
+            .field("note_id", &self.note_id)
+            .field("client_id", &self.client_id)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Record::Client(c) => c.fmt(f),
             Record::Note(n) => n.fmt(f),
+            Record::Amendment(a) => a.fmt(f),
         }
     }
 }
@@ -140,10 +178,23 @@ mod tests {
             updated_at: "2026-01-01T00:00:00Z".into(),
             signed_at: None,
         };
-        let shown = format!("{:?} {:?}", Record::Client(client), Record::Note(note));
+        let amendment = NoteAmendment {
+            id: Uuid::nil(),
+            note_id: Uuid::nil(),
+            client_id: Uuid::nil(),
+            body: "correction: slept better".into(),
+            created_at: "2026-01-02T00:00:00Z".into(),
+        };
+        let shown = format!(
+            "{:?} {:?} {:?}",
+            Record::Client(client),
+            Record::Note(note),
+            Record::Amendment(amendment)
+        );
         assert!(!shown.contains("Wanjiku"));
         assert!(!shown.contains("+2547"));
         assert!(!shown.contains("sleep"));
+        assert!(!shown.contains("correction"));
     }
 
     #[test]

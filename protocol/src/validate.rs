@@ -13,12 +13,14 @@
 //! bidirectional override or isolate characters (U+202A..U+202E,
 //! U+2066..U+2069), which can make a name display as something else; the
 //! contact follows the same character rules and [`MAX_CONTACT_CHARS`]; a
-//! note's `signed_at` is set exactly when it is signed.
+//! note's `signed_at` is set exactly when it is signed; an amendment says
+//! something (its body is not blank) and carries its time.
 //!
-//! Not checked here: a note body's size (the server's `MAX_NOTE_BYTES`
-//! answers that with its own reject code), who may write a record, versions.
+//! Not checked here: a note's or an amendment's body size (the server's
+//! `MAX_NOTE_BYTES` answers that with its own reject code), who may write a
+//! record, whether an amended note is signed, versions.
 
-use crate::records::{ClientRecord, NoteStatus, Record, SessionNote};
+use crate::records::{ClientRecord, NoteAmendment, NoteStatus, Record, SessionNote};
 
 /// The longest client name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -209,11 +211,24 @@ pub fn note(n: &SessionNote) -> Result<(), Invalid> {
     }
 }
 
+/// Checks an amendment's fields (not its body's size, nor the note it
+/// amends).
+pub fn amendment(a: &NoteAmendment) -> Result<(), Invalid> {
+    if a.body.trim().is_empty() {
+        return Err(invalid(
+            "body",
+            "The amendment is empty; write the correction before saving it.",
+        ));
+    }
+    check_timestamp("created_at", &a.created_at)
+}
+
 /// Checks any record.
 pub fn record(r: &Record) -> Result<(), Invalid> {
     match r {
         Record::Client(c) => client(c),
         Record::Note(n) => note(n),
+        Record::Amendment(a) => amendment(a),
     }
 }
 
@@ -353,5 +368,25 @@ mod tests {
         let mut n = note_with(NoteStatus::Draft, None);
         n.session_date = "2026-13-45".into();
         assert_eq!(record(&Record::Note(n)).unwrap_err().field, "session_date");
+    }
+
+    #[test]
+    fn an_amendment_must_say_something_and_carry_its_time() {
+        let good = NoteAmendment {
+            id: uuid::Uuid::nil(),
+            note_id: uuid::Uuid::nil(),
+            client_id: uuid::Uuid::nil(),
+            body: "Correction: the session was on Tuesday.\nSynthetic.".into(),
+            created_at: "2026-03-02T08:00:00Z".into(),
+        };
+        assert!(record(&Record::Amendment(good.clone())).is_ok());
+        for blank in ["", "  \n\t "] {
+            let mut a = good.clone();
+            a.body = blank.into();
+            assert_eq!(amendment(&a).unwrap_err().field, "body");
+        }
+        let mut a = good;
+        a.created_at = "tomorrow".into();
+        assert_eq!(amendment(&a).unwrap_err().field, "created_at");
     }
 }

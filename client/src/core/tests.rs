@@ -265,6 +265,82 @@ fn saving_a_signed_note_is_refused_as_read_only() {
 }
 
 #[test]
+fn a_signed_note_takes_amendments_offline_oldest_first_and_keeps_its_own_text() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let note = f.core.save_draft(draft(client.id, NOTE_TEXT)).unwrap();
+    let signed = f.core.sign_note(note.note.id).unwrap();
+
+    let first = f
+        .core
+        .add_amendment(note.note.id, "Correction: the harvest was in March.".into())
+        .unwrap();
+    f.clock.advance(Duration::from_secs(60));
+    f.core
+        .add_amendment(note.note.id, "Correction: sessions are fortnightly.".into())
+        .unwrap();
+
+    assert_eq!(
+        first.note, signed.note,
+        "the signed note itself is untouched"
+    );
+    let view = f.core.open_client(client.id).unwrap().notes.remove(0);
+    assert_eq!(view.note, signed.note);
+    let texts: Vec<&str> = view
+        .amendments
+        .iter()
+        .map(|a| a.amendment.body.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Correction: the harvest was in March.",
+            "Correction: sessions are fortnightly."
+        ]
+    );
+    assert!(view
+        .amendments
+        .iter()
+        .all(|a| a.sync == RecordSync::Waiting && a.amendment.client_id == client.id));
+    // Client, note and both amendments wait for the server.
+    assert_eq!(f.core.sync_status(), SyncStatus::Offline { pending: 4 });
+}
+
+#[test]
+fn an_amendment_to_a_draft_or_without_text_is_refused() {
+    let f = signed_in_offline();
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let note = f.core.save_draft(draft(client.id, NOTE_TEXT)).unwrap();
+
+    let err = f
+        .core
+        .add_amendment(note.note.id, "Correction of a draft.".into())
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)));
+    assert!(err.to_string().contains("edit the draft"), "{err}");
+
+    f.core.sign_note(note.note.id).unwrap();
+    let err = f
+        .core
+        .add_amendment(note.note.id, "  \n ".into())
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)));
+    let err = f
+        .core
+        .add_amendment(note.note.id, "x".repeat(MAX_NOTE_BYTES + 1))
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)));
+    let err = f
+        .core
+        .add_amendment(Uuid::new_v4(), "Correction of nothing.".into())
+        .unwrap_err();
+    assert!(matches!(err, CoreError::NotFound(_)));
+
+    let view = f.core.open_client(client.id).unwrap().notes.remove(0);
+    assert!(view.amendments.is_empty());
+}
+
+#[test]
 fn a_note_for_an_unknown_client_is_not_found() {
     let f = signed_in_offline();
     let err = f
@@ -394,6 +470,9 @@ fn logs_of_a_save_and_sync_cycle_carry_no_name_note_text_or_password() {
         let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
         let note = f.core.save_draft(draft(client.id, NOTE_TEXT)).unwrap();
         f.core.sign_note(note.note.id).unwrap();
+        f.core
+            .add_amendment(note.note.id, "Correction: the grief began earlier.".into())
+            .unwrap();
         let _ = f.core.save_draft(DraftInput {
             note_id: Some(note.note.id),
             ..draft(client.id, "x")

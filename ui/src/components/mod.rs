@@ -3,16 +3,17 @@
 //!
 //! [`Store`]: crate::effects::Store
 
+pub mod amendments;
 pub mod app;
 pub mod client;
 pub mod clients;
 pub mod code_entry;
-pub mod error_banner;
 pub mod cosign;
+pub mod error_banner;
 pub mod header;
 pub mod lock_screen;
 pub mod note_editor;
 pub mod note_item;
 pub mod office;
-pub mod sign_in;
 pub mod qr_code;
+pub mod sign_in;
