@@ -105,7 +105,14 @@ fn ConflictPair(props: &ConflictPairProps) -> Html {
     let merge = {
         let dispatch = dispatch.clone();
         Callback::from(move |_: MouseEvent| {
-            dispatch.dispatch(Action::Client(ClientAction::MergeNote(id)))
+            dispatch.dispatch(Action::Client(ClientAction::MergeNote(id)));
+            // The editor sits above the notes: bring it to the practitioner.
+            let editor = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("note-body"));
+            if let Some(editor) = editor {
+                editor.scroll_into_view();
+            }
         })
     };
 
