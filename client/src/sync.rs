@@ -45,6 +45,17 @@ pub const PUSH_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Nothing from the server for this long (no answer yet, or the answer
+/// stopped part way): the connection is taken for dead.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The whole of one pull page. A page holds up to 5,000 records or 16 MiB:
+/// on 3G (1 Mbit/s, lossy) 5,000 typical notes are about 2.5 MB of gzip and
+/// half a minute; a 16 MiB page of long notes on a slower line takes many
+/// minutes. Under [`REQUEST_TIMEOUT`] such a page would be cut off and
+/// asked for again at every sync, and the device would never catch up; a
+/// page still arriving is left to finish, and [`STALL_TIMEOUT`] ends one
+/// that stopped.
+const PULL_PAGE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// A rustls client configuration that speaks only TLS 1.3 and trusts only
 /// the configured CA.
@@ -117,6 +128,7 @@ impl ApiClient {
             .https_only(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
+            .read_timeout(STALL_TIMEOUT)
             .user_agent(concat!("doctors-bench/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| CoreError::Other(format!("The HTTP client could not start ({err}).")))?;
@@ -278,6 +290,7 @@ impl ApiClient {
                 ("after", cursor.to_string()),
                 ("limit", MAX_PULL_LIMIT.to_string()),
             ])
+            .timeout(PULL_PAGE_TIMEOUT)
             .bearer_auth(token);
         let response = self.send(request).await?;
         decode(check(response).await?).await
