@@ -170,7 +170,11 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
     let mut others = Vec::new();
     for (username, display_name, role) in [
         (DEMO_ADMIN_USERNAME, "Demo Clinic Admin", Role::ClinicAdmin),
-        (DEMO_SUPERVISOR_USERNAME, "Demo Supervisor", Role::Supervisor),
+        (
+            DEMO_SUPERVISOR_USERNAME,
+            "Demo Supervisor",
+            Role::Supervisor,
+        ),
     ] {
         let password = Zeroizing::new(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20));
         let id = store.create_account(NewAccount {
@@ -246,7 +250,9 @@ pub fn init_demo(dir: &DataDir, listen: Option<SocketAddr>) -> Result<(), Server
             password.as_str()
         );
     }
-    println!("  (the supervisor supervises {DEMO_USERNAME}; each account sets up 2FA at first sign-in)");
+    println!(
+        "  (the supervisor supervises {DEMO_USERNAME}; each account sets up 2FA at first sign-in)"
+    );
     println!();
     println!(
         "  CA certificate for the desktop app: {}",
