@@ -927,3 +927,55 @@ pub enum ErrorCode {
     /// app deletes its local vault when it hears this.
     DeviceRevoked,
 }
+
+#[cfg(test)]
+mod schedule_debug_tests {
+    use super::*;
+
+    #[test]
+    fn appointments_invoices_and_bookable_clients_debug_without_the_clients_name() {
+        let name = "Synthetic Client-Name";
+        let appointment = Appointment {
+            id: Uuid::nil(),
+            client_id: Uuid::nil(),
+            client_name: name.into(),
+            practitioner_id: Uuid::nil(),
+            practitioner_name: "Dr Synthetic".into(),
+            starts_at: "2026-03-02T09:00:00Z".into(),
+            duration_minutes: 50,
+            status: AppointmentStatus::Booked,
+        };
+        let invoice = Invoice {
+            id: Uuid::nil(),
+            client_id: Uuid::nil(),
+            client_name: name.into(),
+            practitioner_id: Uuid::nil(),
+            appointment_id: None,
+            amount_cents: 150_000,
+            status: InvoiceStatus::Issued,
+            issued_at: "2026-03-02T10:00:00Z".into(),
+        };
+        let bookable = BookableClient {
+            id: Uuid::nil(),
+            display_name: name.into(),
+            practitioner_id: Uuid::nil(),
+            practitioner_name: "Dr Synthetic".into(),
+        };
+        for debug in [
+            format!("{appointment:?}"),
+            format!("{invoice:?}"),
+            format!("{bookable:?}"),
+        ] {
+            assert!(!debug.contains(name), "{debug}");
+        }
+        // The wire names of the statuses are the stored ones.
+        for s in AppointmentStatus::ALL {
+            let wire = serde_json::to_value(s).unwrap();
+            assert_eq!(wire, s.as_str());
+            assert_eq!(AppointmentStatus::parse(s.as_str()), Some(s));
+        }
+        for s in InvoiceStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+}
