@@ -23,8 +23,13 @@
 //!   them (to read and co-sign, never to write), an operations account's
 //!   only through a time-limited grant naming a ticket and the owner's
 //!   consent; clinic admins get team management and never a clinical field;
-//!   a pull carries shared and supervised records and names those whose
-//!   share or assignment ended (`PullResponse::removed`);
+//!   a pull carries shared and supervised records, says who owns each
+//!   (`ServerChange::owner_id`, so the device shows others' read-only), and
+//!   names those whose share or assignment ended (`PullResponse::removed`);
+//! - keeps the clinic's schedule and invoices with no clinical content: the
+//!   clinic admin books and bills for every client, seeing a client's name
+//!   and nothing else of the record; a practitioner their own clients only
+//!   (`store::schedule`);
 //! - writes every sign-in attempt, record read, write, export, account
 //!   change, operations request, alert and device-recorded entry to a
 //!   hash-chained, append-only audit log in its own file, with Ed25519
@@ -32,7 +37,7 @@
 //!
 //! What it does not do (yet): a list of the clients shared with or
 //! supervised by the caller (they arrive by pull; `GET /v1/clients` lists
-//! one's own), scheduling and billing for clinic admins, more than one clinic per server, PostgreSQL
+//! one's own), more than one clinic per server, PostgreSQL
 //! (the `store` module is the seam where it would go).
 //!
 //! Data flow for one request:
