@@ -711,6 +711,9 @@ impl Core {
 
     async fn sync_once(&self) -> Result<SyncStatus, CoreError> {
         let api = self.api()?.clone();
+        if let Some(status) = self.sync_without_records(&api).await {
+            return status;
+        }
 
         // Step 1: gather, under the lock.
         let (token, changes, audit, cursor, generation) = {
@@ -723,11 +726,6 @@ impl Core {
             let Phase::Unlocked { session, vault, .. } = &mut inner.phase else {
                 return Err(CoreError::Locked);
             };
-            if admin::keeps_no_records(session.practitioner.role) {
-                // The clinic admin and operations keep no clinical records
-                // here (the server would refuse them any): nothing to sync.
-                return Ok(self.status_of(&inner));
-            }
             let token = session.token.clone();
             let gathered = match &token {
                 Some(_) => Some((

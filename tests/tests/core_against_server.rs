@@ -1245,6 +1245,11 @@ async fn a_clinic_admin_books_and_bills_online_keeps_no_records_and_hears_offlin
     ] {
         assert!(matches!(result, Err(CoreError::Offline(_))), "{result:?}");
     }
+    // And the header says so.
+    assert_eq!(
+        a.sync_now().await.unwrap(),
+        SyncStatus::Offline { pending: 0 }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,11 +11,11 @@ use bench_protocol::api::{
     Invoice, InvoiceStatus, InvoiceStatusChange, NewAppointment, NewInvoice, Role, Supervision,
     TeamMember,
 };
-use bench_protocol::desktop::TeamView;
+use bench_protocol::desktop::{SyncStatus, TeamView};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{Core, Phase};
+use super::{Contact, Core, Phase};
 use crate::sync::ApiClient;
 use crate::CoreError;
 
@@ -56,6 +56,33 @@ fn needs_server(error: CoreError) -> CoreError {
 }
 
 impl Core {
+    /// For an account that keeps no records here (the clinic admin,
+    /// operations), a sync only finds out whether the server answers, so
+    /// the header says "Offline" when the online-only screens cannot work;
+    /// `None` for everyone else, whose sync goes on as usual.
+    pub(super) async fn sync_without_records(
+        &self,
+        api: &ApiClient,
+    ) -> Option<Result<SyncStatus, CoreError>> {
+        {
+            let mut inner = self.inner();
+            self.lock_if_idle(&mut inner);
+            let Phase::Unlocked { session, .. } = &inner.phase else {
+                return Some(Err(CoreError::Locked));
+            };
+            if !keeps_no_records(session.practitioner.role) {
+                return None;
+            }
+        }
+        let contact = match api.health().await {
+            Ok(()) => Contact::Ok,
+            Err(_) => Contact::Offline,
+        };
+        let mut inner = self.inner();
+        inner.contact = contact;
+        Some(Ok(self.status_of(&inner)))
+    }
+
     /// The signed-in account's id, while unlocked.
     pub(super) fn viewer_id(&self) -> Option<Uuid> {
         match &self.inner().phase {
