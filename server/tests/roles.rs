@@ -15,7 +15,7 @@ use bench_protocol::api::{
     NewAppointment, NewInvoice, NewShare, NewSupervision, NewSupportGrant, PullResponse,
     PushRequest, PushResponse, Role, Share, Supervision, SupportGrant, TotpRequest,
 };
-use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
+use bench_protocol::{ClientRecord, NoteAmendment, NoteStatus, Record, SessionNote};
 use common::*;
 use uuid::Uuid;
 
@@ -407,11 +407,33 @@ async fn probe(
             })
             .unwrap();
             let r = keep(raw(api, "POST", routes::SYNC_PUSH, Some(body)).await);
-            r.0 == 200
+            let wrote = r.0 == 200
                 && matches!(
                     json::<PushResponse>(&r).results[0].outcome,
                     ChangeOutcome::Applied { .. }
-                )
+                );
+            // An amendment to the client's signed note is allowed exactly
+            // where writing the record is: reading it is not enough.
+            let amendment = Record::Amendment(NoteAmendment {
+                id: Uuid::new_v4(),
+                note_id: owner.and_then(|p| p.note).unwrap_or_else(Uuid::new_v4),
+                client_id: target,
+                body: "Synthetic matrix correction".into(),
+                created_at: "2026-01-03T10:00:00Z".into(),
+            });
+            let body = serde_json::to_value(PushRequest {
+                changes: vec![change(None, amendment)],
+                audit: vec![],
+            })
+            .unwrap();
+            let r = keep(raw(api, "POST", routes::SYNC_PUSH, Some(body)).await);
+            let amended = r.0 == 200
+                && matches!(
+                    json::<PushResponse>(&r).results[0].outcome,
+                    ChangeOutcome::Applied { .. }
+                );
+            assert_eq!(amended, wrote, "amending a {relation} note");
+            wrote
         }
         ("GET", routes::SYNC_PULL) => {
             let r = keep(raw(api, "GET", routes::SYNC_PULL, None).await);
