@@ -472,6 +472,7 @@ impl Vault {
                 created_at: row.created_at,
             },
             sync: parse_sync(&row.sync_state),
+            reject_reason: row.reject_reason,
         })
     }
 
@@ -500,14 +501,17 @@ impl Vault {
     }
 
     /// Per client: how many of their notes are in conflict and how many the
-    /// server refused. Clients with neither are left out.
+    /// server refused (a refused amendment counts with the notes: it is part
+    /// of one). Clients with neither are left out.
     pub fn notes_in_trouble(
         &self,
     ) -> Result<std::collections::HashMap<Uuid, (u32, u32)>, CoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT client_id,
                     sum(sync_state = 'conflict'), sum(sync_state = 'rejected')
-             FROM notes WHERE sync_state IN ('conflict', 'rejected') GROUP BY client_id",
+             FROM (SELECT client_id, sync_state FROM notes
+                   UNION ALL SELECT client_id, sync_state FROM amendments)
+             WHERE sync_state IN ('conflict', 'rejected') GROUP BY client_id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -1086,7 +1090,7 @@ impl Vault {
 }
 
 const AMENDMENT_SELECT: &str =
-    "SELECT id, note_id, client_id, body, created_at, sync_state FROM amendments";
+    "SELECT id, note_id, client_id, body, created_at, sync_state, reject_reason FROM amendments";
 
 struct AmendmentRow {
     id: String,
@@ -1095,6 +1099,7 @@ struct AmendmentRow {
     body: Vec<u8>,
     created_at: String,
     sync_state: String,
+    reject_reason: Option<String>,
 }
 
 fn amendment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AmendmentRow> {
@@ -1105,6 +1110,7 @@ fn amendment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AmendmentRow> {
         body: r.get(3)?,
         created_at: r.get(4)?,
         sync_state: r.get(5)?,
+        reject_reason: r.get(6)?,
     })
 }
 
@@ -1627,6 +1633,41 @@ mod tests {
         let kinds: Vec<RecordKind> = next.iter().map(|c| c.record.kind()).collect();
         assert_eq!(kinds, [RecordKind::Note, RecordKind::Amendment]);
         assert!(matches!(&next[0].record, Record::Note(s) if s.status == NoteStatus::Signed));
+    }
+
+    #[test]
+    fn a_refused_amendment_keeps_its_text_and_the_servers_reason_and_counts_as_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut vault, _, n) = filled_vault(dir.path());
+        let n = signed(n);
+        vault.save_note(&n).unwrap();
+        let a = amendment_of(&n, CORRECTION, "2026-01-06T09:00:00Z");
+        vault.add_amendment(&a).unwrap();
+        let reason = "Only the practitioner who wrote a note can amend it.";
+        for ch in vault.take_changes(100).unwrap() {
+            let outcome = if ch.record.kind() == RecordKind::Amendment {
+                ChangeOutcome::Rejected {
+                    code: bench_protocol::api::RejectCode::Forbidden,
+                    reason: reason.into(),
+                }
+            } else {
+                ChangeOutcome::Applied { version: 1 }
+            };
+            vault.apply_outcome(ch.change_id, &outcome).unwrap();
+        }
+
+        let view = vault.note_view(n.id).unwrap().unwrap();
+        assert_eq!(view.note, n);
+        let refused = &view.amendments[0];
+        assert_eq!(refused.amendment, a, "the text stays as written");
+        assert_eq!(refused.sync, RecordSync::Rejected);
+        assert_eq!(refused.reject_reason.as_deref(), Some(reason));
+        assert_eq!(vault.rejected_count().unwrap(), 1);
+        assert_eq!(vault.notes_in_trouble().unwrap()[&n.client_id], (0, 1));
+        assert!(
+            vault.take_changes(100).unwrap().is_empty(),
+            "not sent again"
+        );
     }
 
     #[test]

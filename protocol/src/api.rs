@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::records::{ClientRecord, Record, SessionNote};
+use crate::records::{ClientRecord, NoteAmendment, Record, SessionNote};
 
 /// Route paths, so client and server cannot disagree on spelling.
 pub mod routes {
@@ -310,6 +310,10 @@ pub struct ClientDetail {
     pub client: ClientRecord,
     /// Their notes, oldest session first.
     pub notes: Vec<SessionNote>,
+    /// Corrections to their signed notes (each names its note), oldest
+    /// first. A note is read with its amendments.
+    #[serde(default)]
+    pub amendments: Vec<NoteAmendment>,
 }
 
 /// One change made on a device.

@@ -271,6 +271,10 @@ pub struct AmendmentView {
     pub amendment: NoteAmendment,
     /// Its sync state.
     pub sync: RecordSync,
+    /// When the server refused it: its reason. A refused amendment stays
+    /// on this device as written; a further amendment says it again.
+    #[serde(default)]
+    pub reject_reason: Option<String>,
 }
 
 /// How the practitioner settles a record in conflict.

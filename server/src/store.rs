@@ -1149,8 +1149,9 @@ impl Store {
         Ok(out)
     }
 
-    /// One of the owner's clients with their notes; `None` if no such client
-    /// belongs to the owner (whether or not it exists).
+    /// One of the owner's clients with their notes and the notes'
+    /// amendments; `None` if no such client belongs to the owner (whether or
+    /// not it exists).
     // Limitation: every note of the client is returned in one answer,
     // unbounded in bytes (a pull page is bounded by `PULL_PAGE_MAX_BYTES`);
     // a client with many large notes makes a large answer. Paging it needs a
@@ -1177,7 +1178,7 @@ impl Store {
 
         let mut stmt = self
             .conn
-            .prepare("SELECT id, data FROM records WHERE kind = 'note' AND client_id = ?1 AND owner = ?2")
+            .prepare("SELECT id, data FROM records WHERE kind IN ('note', 'amendment') AND client_id = ?1 AND owner = ?2")
             .map_err(self.db())?;
         let rows = stmt
             .query_map(params![id_s, owner.to_string()], |r| {
@@ -1187,15 +1188,23 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.db())?;
         let mut notes = Vec::with_capacity(rows.len());
-        for (note_id, data) in rows {
-            if let Record::Note(n) = self.open_record(&note_id, &data)? {
-                notes.push(n);
+        let mut amendments = Vec::new();
+        for (record_id, data) in rows {
+            match self.open_record(&record_id, &data)? {
+                Record::Note(n) => notes.push(n),
+                Record::Amendment(a) => amendments.push(a),
+                Record::Client(_) => {}
             }
         }
         notes.sort_by(|a, b| {
             (&a.session_date, &a.created_at).cmp(&(&b.session_date, &b.created_at))
         });
-        Ok(Some(ClientDetail { client, notes }))
+        amendments.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(Some(ClientDetail {
+            client,
+            notes,
+            amendments,
+        }))
     }
 
     /// What `viewer` may see besides their own records, as SQL over

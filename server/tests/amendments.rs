@@ -6,8 +6,8 @@
 mod common;
 
 use bench_protocol::api::{
-    routes, Change, ChangeOutcome, NewShare, NewSupervision, Practitioner, PullResponse,
-    PushResponse, RejectCode, Share, Supervision, MAX_NOTE_BYTES,
+    routes, Change, ChangeOutcome, ClientDetail, NewShare, NewSupervision, Practitioner,
+    PullResponse, PushResponse, RejectCode, Share, Supervision, MAX_NOTE_BYTES,
 };
 use bench_protocol::{ClientRecord, NoteAmendment, NoteStatus, Record, SessionNote};
 use common::*;
@@ -163,6 +163,17 @@ async fn an_amendment_to_a_signed_note_applies_and_pulls_beside_the_unchanged_no
     let records = pull_all(&api).await;
     assert!(records.contains(&note(note_id, client_id, true)));
     assert_eq!(amendments_in(&records), vec![&first, &second]);
+    // Reading the client through the API shows the note with its corrections.
+    let detail: ClientDetail = api.get(&routes::client(client_id)).await.unwrap();
+    assert_eq!(detail.amendments, vec![first.clone(), second.clone()]);
+    assert_eq!(
+        detail
+            .notes
+            .into_iter()
+            .map(Record::Note)
+            .collect::<Vec<_>>(),
+        vec![note(note_id, client_id, true)]
+    );
 
     // Each amendment is audited as its own write, by id, without its text.
     server.stop();

@@ -610,6 +610,7 @@ mod tests {
                     created_at: "2026-01-03T08:00:00Z".into(),
                 },
                 sync: bench_protocol::desktop::RecordSync::Waiting,
+                reject_reason: None,
             });
 
         let model = model.reduce(Action::Client(ClientAction::Amended(saved.clone())));

@@ -129,6 +129,12 @@ fn amendment_item(a: &AmendmentView) -> Html {
                 </span>
             </div>
             <pre class="amendment-body-text">{ amendment.body.clone() }</pre>
+            if let Some(reason) = &a.reject_reason {
+                <p class="reject-reason" role="alert">
+                    { format!("The clinic server refused this amendment: {reason} It stays on \
+                               this device as written.") }
+                </p>
+            }
         </li>
     }
 }
