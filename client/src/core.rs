@@ -659,6 +659,21 @@ impl Core {
         self.with_vault(|vault| vault.resolve_conflict(record_id, &resolution, &now))
     }
 
+    /// Sends a refused record again as it stands ("Send again"), for when
+    /// what made the server refuse it has changed. A record that was not
+    /// refused is left alone.
+    pub fn retry_rejected(&self, record_id: Uuid) -> Result<(), CoreError> {
+        self.with_vault(|vault| {
+            if vault.retry_rejected(record_id)? {
+                Ok(())
+            } else {
+                Err(CoreError::NotFound(
+                    "That record is not waiting after a refusal; nothing was changed.".into(),
+                ))
+            }
+        })
+    }
+
     /// Pushes the outbox and pulls changes now, then schedules the next
     /// background sync: [`SYNC_INTERVAL`] after a success, a growing,
     /// jittered wait ([`Backoff`]) after each failure in a row.

@@ -344,6 +344,14 @@ impl ApiClient {
         self.post(route, Some(token), body).await
     }
 
+    /// `POST route` with the session and no body, for an action the server
+    /// answers with no content (204).
+    pub async fn post_authed_empty(&self, route: &str, token: &str) -> Result<(), CoreError> {
+        let request = self.http.post(self.url(route)).bearer_auth(token);
+        let response = self.send(request).await?;
+        check(response).await.map(drop)
+    }
+
     fn url(&self, route: &str) -> String {
         format!("{}{route}", self.base)
     }
@@ -354,13 +362,33 @@ impl ApiClient {
         token: Option<&str>,
         body: &B,
     ) -> Result<R, CoreError> {
-        let mut request = self.http.post(self.url(route)).json(body);
+        let body = serde_json::to_vec(body).map_err(|_| {
+            CoreError::Other("A request to the clinic server could not be written.".into())
+        })?;
+        let mut request = self
+            .http
+            .post(self.url(route))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(upload_timeout(body.len()))
+            .body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         let response = self.send(request).await?;
         decode(check(response).await?).await
     }
+}
+
+/// The slowest upload a request is given time for: 128 kbit/s, what a weak
+/// 3G signal still carries.
+const SLOWEST_UPLOAD_BYTES_PER_SEC: usize = 16 * 1024;
+
+/// How long a request with a body of `bytes` may take: [`REQUEST_TIMEOUT`]
+/// plus the upload at [`SLOWEST_UPLOAD_BYTES_PER_SEC`]. A push carrying a
+/// 5 MB note would not fit in [`REQUEST_TIMEOUT`] on 3G and would be cut
+/// off and sent again at every sync, never arriving.
+fn upload_timeout(bytes: usize) -> Duration {
+    REQUEST_TIMEOUT + Duration::from_secs((bytes / SLOWEST_UPLOAD_BYTES_PER_SEC) as u64)
 }
 
 /// What [`ApiClient::push_with_audit`] did.
@@ -594,6 +622,16 @@ mod tests {
                 signed_at: None,
             }),
         }
+    }
+
+    #[test]
+    fn a_large_upload_gets_time_for_a_slow_line() {
+        assert_eq!(upload_timeout(100), REQUEST_TIMEOUT);
+        // A full push request of 8 MiB: over nine minutes at 128 kbit/s.
+        assert_eq!(
+            upload_timeout(PUSH_BATCH_BYTES),
+            REQUEST_TIMEOUT + Duration::from_secs(512)
+        );
     }
 
     #[test]

@@ -533,10 +533,41 @@ impl Vault {
     pub fn rejected_count(&self) -> Result<u32, CoreError> {
         Ok(self.conn.query_row(
             "SELECT (SELECT count(*) FROM clients WHERE sync_state = 'rejected')
-                  + (SELECT count(*) FROM notes WHERE sync_state = 'rejected')",
+                  + (SELECT count(*) FROM notes WHERE sync_state = 'rejected')
+                  + (SELECT count(*) FROM amendments WHERE sync_state = 'rejected')",
             [],
             |r| r.get(0),
         )?)
+    }
+
+    /// Queues a refused record again as it stands, for when what made the
+    /// server refuse it has changed (the note it amends is signed now, the
+    /// permission is back). Returns whether `id` was a refused record. No
+    /// audit entry: the edit that made the record has one already.
+    pub fn retry_rejected(&mut self, id: Uuid) -> Result<bool, CoreError> {
+        let tx = self.conn.transaction()?;
+        let mut found = None;
+        for kind in [RecordKind::Client, RecordKind::Note, RecordKind::Amendment] {
+            let rejected: bool = tx.query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1 AND sync_state = 'rejected')",
+                    table_of(kind_str(kind))
+                ),
+                [id.to_string()],
+                |r| r.get(0),
+            )?;
+            if rejected {
+                found = Some(kind);
+                break;
+            }
+        }
+        let Some(kind) = found else {
+            return Ok(false);
+        };
+        queue_change_id(&tx, kind, id)?;
+        tx.commit()?;
+        tracing::info!(record_id = %id, "refused change queued again");
+        Ok(true)
     }
 
     /// Settles a record in conflict as the practitioner chose, in one

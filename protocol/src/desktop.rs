@@ -43,9 +43,16 @@ pub mod commands {
     /// `{ recordId, resolution: Resolution } -> Resolved`: settles a
     /// record in conflict the way the practitioner chose.
     pub const RESOLVE_CONFLICT: &str = "resolve_conflict";
+    /// `{ recordId } -> ()`: sends a refused record again as it stands.
+    pub const RETRY_REJECTED: &str = "retry_rejected";
     /// `() -> TeamView`: the clinic's accounts and supervision assignments
     /// (clinic admin; needs the server).
     pub const TEAM: &str = "team";
+    /// `{ supervisorId, practitionerId } -> TeamView`: assigns a
+    /// supervisor (clinic admin; needs the server).
+    pub const ASSIGN_SUPERVISOR: &str = "assign_supervisor";
+    /// `{ supervisionId } -> TeamView`: ends a supervision assignment.
+    pub const END_SUPERVISION: &str = "end_supervision";
     /// `{ noteId } -> Cosignature`: a supervisor co-signs a supervised
     /// practitioner's signed note (needs the server).
     pub const COSIGN_NOTE: &str = "cosign_note";

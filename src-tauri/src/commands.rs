@@ -140,6 +140,29 @@ pub async fn team(core: State<'_, SharedCore>) -> Answer<TeamView> {
     core.team().await.map_err(refused("team"))
 }
 
+/// Assigns a supervisor to a practitioner.
+#[tauri::command]
+pub async fn assign_supervisor(
+    core: State<'_, SharedCore>,
+    supervisor_id: Uuid,
+    practitioner_id: Uuid,
+) -> Answer<TeamView> {
+    core.assign_supervisor(supervisor_id, practitioner_id)
+        .await
+        .map_err(refused("assign_supervisor"))
+}
+
+/// Ends a supervision assignment.
+#[tauri::command]
+pub async fn end_supervision(
+    core: State<'_, SharedCore>,
+    supervision_id: Uuid,
+) -> Answer<TeamView> {
+    core.end_supervision(supervision_id)
+        .await
+        .map_err(refused("end_supervision"))
+}
+
 /// Co-signs a supervised practitioner's signed note.
 #[tauri::command]
 pub async fn cosign_note(core: State<'_, SharedCore>, note_id: Uuid) -> Answer<Cosignature> {
@@ -231,6 +254,13 @@ pub async fn set_invoice_status(
     core.set_invoice_status(invoice_id, status)
         .await
         .map_err(refused("set_invoice_status"))
+}
+
+/// Sends a refused record again as it stands.
+#[tauri::command(async)]
+pub fn retry_rejected(core: State<'_, SharedCore>, record_id: Uuid) -> Answer<()> {
+    core.retry_rejected(record_id)
+        .map_err(refused("retry_rejected"))
 }
 
 /// Syncs now.

@@ -679,108 +679,90 @@ async fn a_note_signed_on_one_device_while_the_other_edited_it_keeps_both_texts(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_note_shows_the_servers_reason_and_the_notes_behind_it_sync_in_the_same_run() {
-    use bench_protocol::api::{routes, NewShare, Share};
-
+async fn a_refused_change_shows_the_servers_reason_on_its_record_and_the_notes_behind_it_sync_in_the_same_run(
+) {
     capture_logs();
     let server = TestServer::start_new();
-    let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
-    let mut colleague = server.add_account(
-        "colleague",
-        "Dr Colleague Synthetic",
-        "clinic_practitioner",
-        true,
-    );
-
-    // The owner's client reaches the colleague's device through a share.
-    let owner_dir = tempfile::tempdir().unwrap();
-    let owner_device = device(&server, owner_dir.path());
-    sign_in(&owner_device, &mut owner).await;
-    let shared_client = new_client(&owner_device);
-    owner_device.sync_now().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let b = device(&server, dir.path());
-    sign_in(&b, &mut colleague).await;
-    let AppState::Unlocked { practitioner } = b.state() else {
-        panic!("colleague signed in");
-    };
-    let mut owner_api = Api::new(&server);
-    owner_api.sign_in(&mut owner).await;
-    let _: Share = owner_api
-        .post_json(
-            routes::SHARES,
-            &NewShare {
-                client_id: shared_client,
-                grantee_id: practitioner.id,
-                consent_reference: "consent form 18".into(),
-            },
-        )
-        .await;
-    b.sync_now().await.unwrap();
-
-    // The colleague writes a note on the shared client first (the server
-    // will refuse it: the record is not theirs to write), then notes on a
-    // client of their own, all waiting together.
-    let refused = b
-        .save_draft(draft(
-            shared_client,
-            None,
-            "Synthetic note on a shared record.",
-        ))
+    let mut pair = two_devices(&server, "kerubo").await;
+    let (a, b) = (&pair.a, &pair.b);
+    let client_id = new_client(a);
+    let note_id = a
+        .save_draft(draft(client_id, None, "Synthetic draft."))
         .unwrap()
         .note
         .id;
-    let own_client = new_client(&b);
-    let own: Vec<uuid::Uuid> = (0..3)
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+
+    // A signs the note and corrects it, offline; B edits the draft meanwhile
+    // and syncs first, so on the server the note is still a draft and the
+    // correction has nothing signed to amend: the server refuses it.
+    a.sign_note(note_id).unwrap();
+    let correction = "Synthetic correction: the session ran 50 minutes.";
+    let amendment_id = a
+        .add_amendment(note_id, correction.into())
+        .unwrap()
+        .amendments[0]
+        .amendment
+        .id;
+    b.save_draft(draft(client_id, Some(note_id), "Synthetic edit on B."))
+        .unwrap();
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    // Notes written after it wait behind it.
+    let behind: Vec<uuid::Uuid> = (0..3)
         .map(|i| {
-            b.save_draft(draft(own_client, None, &format!("Synthetic own note {i}.")))
+            a.save_draft(draft(client_id, None, &format!("Synthetic note {i}.")))
                 .unwrap()
                 .note
                 .id
         })
         .collect();
-    assert_eq!(b.sync_status(), SyncStatus::Waiting { pending: 5 });
+    assert_eq!(a.sync_status(), SyncStatus::Waiting { pending: 5 });
 
-    // One run: the refused note says why on itself; the rest synced.
+    // One run: the refusal is on the amendment with the server's reason,
+    // and every note behind it synced.
     assert_eq!(
-        b.sync_now().await.unwrap(),
+        a.sync_now().await.unwrap(),
+        SyncStatus::Conflict {
+            conflicts: 1,
+            pending: 0
+        }
+    );
+    let view = note_on(a, client_id, note_id);
+    let refused = &view.amendments[0];
+    assert_eq!(refused.sync, RecordSync::Rejected);
+    let reason = refused.reject_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("still a draft on the server"), "{reason:?}");
+    assert_eq!(refused.amendment.body, correction, "the text stays");
+    for id in &behind {
+        assert_eq!(note_on(a, client_id, *id).sync, RecordSync::Synced);
+    }
+    let mut api = Api::new(&server);
+    api.sign_in(&mut pair.account).await;
+    let on_server = api.latest_records().await;
+    assert!(behind.iter().all(|id| on_server.contains_key(id)));
+
+    // With the conflict settled (A's signed note kept), only the refusal
+    // is left, and the overall status says so rather than "Synced".
+    a.resolve_conflict(note_id, Resolution::Mine).unwrap();
+    assert_eq!(
+        a.sync_now().await.unwrap(),
         SyncStatus::Rejected {
             rejected: 1,
             pending: 0
         }
     );
-    let view = note_on(&b, shared_client, refused);
-    assert_eq!(view.sync, RecordSync::Rejected);
-    let reason = view
-        .reject_reason
-        .expect("the server's reason is on the note");
-    assert!(reason.contains("not one of yours"), "{reason}");
-    assert_eq!(view.note.body, "Synthetic note on a shared record.");
-    for id in &own {
-        assert_eq!(note_on(&b, own_client, *id).sync, RecordSync::Synced);
-    }
-    let rows = b.list_clients("").unwrap();
-    let shared_row = rows.iter().find(|r| r.client.id == shared_client).unwrap();
-    assert_eq!(shared_row.notes_rejected, 1);
-    let mut colleague_api = Api::new(&server);
-    colleague_api.sign_in(&mut colleague).await;
-    assert_eq!(colleague_api.client(own_client).await.notes.len(), 3);
 
-    // Editing it again sends it again (and the server, still of the same
-    // mind, refuses it again with its reason).
-    b.save_draft(draft(
-        shared_client,
-        Some(refused),
-        "Synthetic note, edited.",
-    ))
-    .unwrap();
-    assert_eq!(
-        note_on(&b, shared_client, refused).sync,
-        RecordSync::Waiting
-    );
-    assert_eq!(note_on(&b, shared_client, refused).reject_reason, None);
-    b.sync_now().await.unwrap();
-    assert!(note_on(&b, shared_client, refused).reject_reason.is_some());
+    // What made the server refuse it is gone: sent again, it arrives.
+    a.retry_rejected(amendment_id).unwrap();
+    assert_eq!(a.sync_status(), SyncStatus::Waiting { pending: 1 });
+    assert_eq!(a.sync_now().await.unwrap(), SyncStatus::Synced);
+    assert_eq!(b.sync_now().await.unwrap(), SyncStatus::Synced);
+    let on_b = note_on(b, client_id, note_id);
+    assert_eq!(on_b.note.status, NoteStatus::Signed);
+    assert_eq!(on_b.note.body, "Synthetic draft.");
+    assert_eq!(on_b.amendments.len(), 1);
+    assert_eq!(on_b.amendments[0].amendment.body, correction);
 }
 
 /// A synthetic note text of exactly `bytes` bytes, with line breaks and
@@ -1146,6 +1128,7 @@ async fn a_clinic_admin_books_and_bills_online_keeps_no_records_and_hears_offlin
     let mut server = TestServer::start_new();
     let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
     let mut admin = server.add_account("frontdesk", "Front Desk Synthetic", "clinic_admin", true);
+    server.add_account("sup", "Dr Supervisor Synthetic", "supervisor", true);
 
     // The practitioner's client, with a contact and a note, reach the server.
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -1182,6 +1165,27 @@ async fn a_clinic_admin_books_and_bills_online_keeps_no_records_and_hears_offlin
         .members
         .iter()
         .any(|m| m.username == "owner" && m.has_totp));
+
+    // Supervision is assigned and ended from the team screen.
+    let id_of = |name: &str| team.members.iter().find(|m| m.username == name).unwrap().id;
+    let (sup_id, owner_id) = (id_of("sup"), id_of("owner"));
+    let assigned = a.assign_supervisor(sup_id, owner_id).await.unwrap();
+    let live: Vec<_> = assigned
+        .supervisions
+        .iter()
+        .filter(|s| s.revoked_at.is_none() && s.supervisor_id == sup_id)
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(
+        (live[0].supervisor_id, live[0].practitioner_id),
+        (sup_id, owner_id)
+    );
+    let ended = a.end_supervision(live[0].id).await.unwrap();
+    assert!(ended
+        .supervisions
+        .iter()
+        .filter(|s| s.supervisor_id == sup_id)
+        .all(|s| s.revoked_at.is_some()));
     let bookable = a.bookable_clients().await.unwrap();
     assert_eq!(bookable.len(), 1);
     assert_eq!(bookable[0].display_name, CLIENT_NAME);

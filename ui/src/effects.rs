@@ -207,3 +207,41 @@ pub fn resolve_client_conflict(
         },
     );
 }
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RetryRejected {
+    record_id: Uuid,
+}
+
+/// Sends a refused record again, then re-reads the open client (when
+/// `client_id` is given) or the client list for `query`, and the sync state.
+pub fn retry_rejected(
+    dispatch: &Dispatch,
+    record_id: Uuid,
+    client_id: Option<Uuid>,
+    query: String,
+) {
+    run(
+        dispatch,
+        async move {
+            ipc::invoke::<_, ()>(commands::RETRY_REJECTED, &RetryRejected { record_id }).await?;
+            match client_id {
+                Some(id) => fetch_client(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+        move |view, dispatch| {
+            if let Some(view) = view {
+                dispatch.dispatch(Action::Client(ClientAction::Refreshed(view)));
+            }
+            let dispatch = dispatch.clone();
+            spawn_local(async move {
+                if client_id.is_none() {
+                    refresh_clients(&dispatch, query).await;
+                }
+                refresh_sync(&dispatch).await;
+            });
+        },
+    );
+}

@@ -59,6 +59,13 @@ pub fn ClientsPage() -> Html {
         Some(bench_protocol::desktop::AppState::Unlocked { practitioner })
             if practitioner.role == bench_protocol::api::Role::Supervisor
     );
+    let retry = |id| {
+        let dispatch = dispatch.clone();
+        let query = screen.query.clone();
+        Callback::from(move |_: MouseEvent| {
+            effects::retry_rejected(&dispatch, id, None, query.clone())
+        })
+    };
     let rows = screen.items.iter().map(|item| {
         let id = item.client.id;
         let onclick = {
@@ -95,6 +102,10 @@ pub fn ClientsPage() -> Html {
                 if let Some(reason) = &item.reject_reason {
                     <p class="reject-reason" role="alert">
                         { format!("The clinic server refused this client's details: {reason}") }
+                        <button type="button" class="retry-change" disabled={store.busy}
+                            onclick={retry(id)}>
+                            { "Send again" }
+                        </button>
                     </p>
                 }
                 if let Some(theirs) = &item.conflict {

@@ -40,6 +40,14 @@ pub fn NoteItem(props: &NoteItemProps) -> Html {
         })
     };
 
+    let retry = {
+        let dispatch = store.dispatcher();
+        let (id, client_id) = (note.id, note.client_id);
+        Callback::from(move |_: MouseEvent| {
+            effects::retry_rejected(&dispatch, id, Some(client_id), String::new())
+        })
+    };
+
     html! {
         <li class={classes!("note", if draft { "is-draft" } else { "is-signed" })}
             data-note-id={note.id.to_string()}>
@@ -57,8 +65,12 @@ pub fn NoteItem(props: &NoteItemProps) -> Html {
                 <p class="reject-reason" role="alert">
                     { format!("The clinic server refused this note: {reason}") }
                     if draft {
-                        { " Edit it and save again to send it again." }
+                        { " Edit it and save again, or send it again as it is." }
                     }
+                    <button type="button" class="retry-change" disabled={store.busy}
+                        onclick={retry}>
+                        { "Send again" }
+                    </button>
                 </p>
             }
             if let Some(theirs) = &view.conflict {
