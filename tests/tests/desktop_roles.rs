@@ -12,8 +12,7 @@ use bench_e2e::driver::{click, find, screenshot, type_into, wait_text, TauriDriv
 use bench_e2e::server::TestServer;
 use bench_e2e::totp;
 use bench_protocol::api::{
-    routes, Appointment, AppointmentStatus, Change, NewSupervision, PushRequest, PushResponse,
-    Supervision,
+    routes, Appointment, AppointmentStatus, Change, PushRequest, PushResponse,
 };
 use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 
@@ -47,7 +46,6 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
     let server = TestServer::start_new();
     let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
     let mut supervisor = server.add_account("sup", "Dr Supervisor Synthetic", "supervisor", true);
-    let mut assigner = server.add_account("office", "Office Synthetic", "clinic_admin", true);
     let mut admin = server.add_account("frontdesk", "Front Desk Synthetic", "clinic_admin", false);
     let shots = screenshot_dir();
 
@@ -91,6 +89,9 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
         .await;
     assert_eq!(pushed.results.len(), 2);
 
+    let mut sup_api = Api::new(&server);
+    let sup_session = sup_api.sign_in(&mut supervisor).await;
+
     // The clinic admin's first sign-in: 2FA is set up before any screen.
     let admin_data = tempfile::tempdir().unwrap();
     let driver = TauriDriver::start(
@@ -130,6 +131,28 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
     // The devices that signed in, the practitioner's among them.
     wait_text(&app, ".device-list", "the devices", |t| {
         t.contains("owner") && t.contains("frontdesk")
+    })
+    .await;
+    // The admin assigns the supervisor to the practitioner.
+    click(
+        &app,
+        &format!(
+            "#supervision-supervisor option[value='{}']",
+            sup_session.practitioner.id
+        ),
+    )
+    .await;
+    click(
+        &app,
+        &format!(
+            "#supervision-practitioner option[value='{}']",
+            owner_session.practitioner.id
+        ),
+    )
+    .await;
+    click(&app, "#assign-supervisor").await;
+    wait_text(&app, ".supervision-list", "the assignment", |t| {
+        t.contains("Dr Supervisor Synthetic supervises Dr Owner Synthetic")
     })
     .await;
     screenshot(&shots, "admin-team.png").await;
@@ -189,19 +212,6 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
 
     // The supervisor, assigned to the practitioner, reads the client and
     // the note, and can change neither.
-    let mut assigner_api = Api::new(&server);
-    assigner_api.sign_in(&mut assigner).await;
-    let mut sup_api = Api::new(&server);
-    let sup_session = sup_api.sign_in(&mut supervisor).await;
-    let _: Supervision = assigner_api
-        .post_json(
-            routes::SUPERVISION,
-            &NewSupervision {
-                supervisor_id: sup_session.practitioner.id,
-                practitioner_id: owner_session.practitioner.id,
-            },
-        )
-        .await;
     let sup_data = tempfile::tempdir().unwrap();
     let driver = TauriDriver::start(
         &[

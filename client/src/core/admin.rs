@@ -8,8 +8,8 @@
 
 use bench_protocol::api::{
     routes, Appointment, AppointmentStatus, AppointmentStatusChange, BookableClient, Cosignature,
-    Invoice, InvoiceStatus, InvoiceStatusChange, NewAppointment, NewInvoice, Role, Supervision,
-    TeamMember,
+    Invoice, InvoiceStatus, InvoiceStatusChange, NewAppointment, NewInvoice, NewSupervision, Role,
+    Supervision, TeamMember,
 };
 use bench_protocol::desktop::{SyncStatus, TeamView};
 use uuid::Uuid;
@@ -140,6 +140,36 @@ impl Core {
             members,
             supervisions,
         })
+    }
+
+    /// Assigns a supervisor to a practitioner (clinic admin); answers with
+    /// the team as it now stands.
+    pub async fn assign_supervisor(
+        &self,
+        supervisor_id: Uuid,
+        practitioner_id: Uuid,
+    ) -> Result<TeamView, CoreError> {
+        let _: Supervision = self
+            .post_online(
+                routes::SUPERVISION,
+                &NewSupervision {
+                    supervisor_id,
+                    practitioner_id,
+                },
+            )
+            .await?;
+        self.team().await
+    }
+
+    /// Ends a supervision assignment (clinic admin): the supervisor's
+    /// devices drop that practitioner's records at their next sync. Answers
+    /// with the team as it now stands.
+    pub async fn end_supervision(&self, supervision_id: Uuid) -> Result<TeamView, CoreError> {
+        let (api, token) = self.online()?;
+        api.post_authed_empty(&routes::supervision_revoke(supervision_id), &token)
+            .await
+            .map_err(needs_server)?;
+        self.team().await
     }
 
     /// Appointments starting in `[from, to)` (RFC 3339; either may be open)

@@ -399,9 +399,29 @@ fn TeamPage() -> Html {
     let live = team.supervisions.iter().filter(|s| s.revoked_at.is_none());
     let supervisions = live
         .map(|s| {
+            let end = {
+                let dispatch = store.dispatcher();
+                let supervision_id = s.id;
+                Callback::from(move |_: MouseEvent| {
+                    effects::run(
+                        &dispatch,
+                        async move {
+                            ipc::invoke::<_, TeamView>(
+                                commands::END_SUPERVISION,
+                                &EndSupervision { supervision_id },
+                            )
+                            .await
+                        },
+                        |team, dispatch| dispatch.dispatch(office(OfficeAction::TeamLoaded(team))),
+                    );
+                })
+            };
             html! {
                 <li key={s.id.to_string()} class="supervision-row">
-                    { format!("{} supervises {}", name_of(s.supervisor_id), name_of(s.practitioner_id)) }
+                    <span>{ format!("{} supervises {}", name_of(s.supervisor_id), name_of(s.practitioner_id)) }</span>
+                    <button type="button" class="end-supervision" disabled={store.busy} onclick={end}>
+                        { "End" }
+                    </button>
                 </li>
             }
         })
@@ -418,6 +438,7 @@ fn TeamPage() -> Html {
                 <p class="empty">{ "No supervision assignments." }</p>
             }
             <ul class="supervision-list">{ for supervisions }</ul>
+            <AssignSupervisor team={team.clone()} />
             <h2>{ "Devices" }</h2>
             if office_state.devices.is_empty() {
                 <p class="empty">{ "No device has signed in yet." }</p>
@@ -718,5 +739,80 @@ fn DeviceRow(props: &DeviceRowProps) -> Html {
                 </form>
             }
         </li>
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EndSupervision {
+    supervision_id: Uuid,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignArgs {
+    supervisor_id: Uuid,
+    practitioner_id: Uuid,
+}
+
+/// Properties of [`AssignSupervisor`].
+#[derive(Properties, PartialEq)]
+struct AssignProps {
+    team: TeamView,
+}
+
+/// Picks a supervisor and a practitioner to assign them to.
+#[function_component]
+fn AssignSupervisor(props: &AssignProps) -> Html {
+    let store = use_context::<Store>().expect("inside the store provider");
+    let (supervisor, practitioner) = (use_node_ref(), use_node_ref());
+    let onsubmit = {
+        let dispatch = store.dispatcher();
+        let (supervisor, practitioner) = (supervisor.clone(), practitioner.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let (Ok(supervisor_id), Ok(practitioner_id)) = (
+                value_of(&supervisor).parse::<Uuid>(),
+                value_of(&practitioner).parse::<Uuid>(),
+            ) else {
+                dispatch.dispatch(invalid(
+                    "Choose a supervisor and the practitioner they will supervise.",
+                ));
+                return;
+            };
+            let args = AssignArgs {
+                supervisor_id,
+                practitioner_id,
+            };
+            effects::run(
+                &dispatch,
+                async move { ipc::invoke::<_, TeamView>(commands::ASSIGN_SUPERVISOR, &args).await },
+                |team, dispatch| dispatch.dispatch(office(OfficeAction::TeamLoaded(team))),
+            );
+        })
+    };
+    let options = |roles: &[Role]| {
+        props
+            .team
+            .members
+            .iter()
+            .filter(|m| roles.contains(&m.role))
+            .map(|m| html! { <option value={m.id.to_string()}>{ m.display_name.clone() }</option> })
+            .collect::<Html>()
+    };
+    html! {
+        <form id="supervision-form" class="supervision-form" {onsubmit}>
+            <label for="supervision-supervisor">{ "Supervisor" }</label>
+            <select id="supervision-supervisor" ref={supervisor}>
+                <option value="">{ "Choose a supervisor" }</option>
+                { options(&[Role::Supervisor]) }
+            </select>
+            <label for="supervision-practitioner">{ "supervises" }</label>
+            <select id="supervision-practitioner" ref={practitioner}>
+                <option value="">{ "Choose a practitioner" }</option>
+                { options(&[Role::SoloPractitioner, Role::ClinicPractitioner]) }
+            </select>
+            <button id="assign-supervisor" type="submit" disabled={store.busy}>{ "Assign" }</button>
+        </form>
     }
 }
