@@ -753,8 +753,14 @@ mod tests {
         };
         assert!(screen.editor.merging);
         assert_eq!(screen.editor.note_id, Some(mine.id));
-        assert!(screen.editor.body.contains("synthetic text from this device"));
-        assert!(screen.editor.body.contains("synthetic text from the other device"));
+        assert!(screen
+            .editor
+            .body
+            .contains("synthetic text from this device"));
+        assert!(screen
+            .editor
+            .body
+            .contains("synthetic text from the other device"));
 
         let settled = model.reduce(Action::Client(ClientAction::Resolved {
             record_id: mine.id,
