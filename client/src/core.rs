@@ -21,14 +21,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bench_protocol::api::{
-    LoginRequest, LoginResponse, Practitioner, TotpRequest, MAX_DEVICE_AUDIT_ENTRIES,
+    LoginRequest, LoginResponse, Practitioner, Role, TotpRequest, MAX_DEVICE_AUDIT_ENTRIES,
     MAX_NOTE_BYTES,
 };
 use bench_protocol::desktop::{
     AppState, ClientListItem, ClientView, DraftInput, NewClient, NoteView, RecordSync, Resolution,
     Resolved, SyncStatus,
 };
-use bench_protocol::{ClientRecord, NoteAmendment, NoteStatus, RecordKind, SessionNote};
+use bench_protocol::{validate, ClientRecord, NoteAmendment, NoteStatus, RecordKind, SessionNote};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -47,9 +47,8 @@ pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30
 const SIGNED_OUT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Longest client name accepted, in characters.
-const MAX_NAME_CHARS: usize = 200;
+
 /// Longest contact field accepted, in characters.
-const MAX_CONTACT_CHARS: usize = 500;
 
 /// The client core. Cheap to share: wrap in an `Arc`; all methods take
 /// `&self`.
@@ -478,35 +477,39 @@ impl Core {
 
     /// Adds a client; syncs later.
     pub fn add_client(&self, client: NewClient) -> Result<ClientRecord, CoreError> {
+        // Only practitioners keep a caseload: a supervisor reads the team's
+        // records, the admin and operations hold none. The server would
+        // refuse the push anyway; refusing here keeps the record from being
+        // written to a device where it can never sync.
+        match self.viewer_role() {
+            None => return Err(CoreError::Locked),
+            Some(Role::SoloPractitioner | Role::ClinicPractitioner) => {}
+            Some(_) => {
+                return Err(CoreError::Invalid(
+                    "Only a practitioner can add a client; your account reads or manages \
+                     records but keeps no caseload of its own."
+                        .into(),
+                ))
+            }
+        }
         let full_name = client.full_name.trim().to_string();
         if full_name.is_empty() {
             return Err(CoreError::Invalid("Enter the client's name.".into()));
-        }
-        if full_name.chars().count() > MAX_NAME_CHARS {
-            return Err(CoreError::Invalid(format!(
-                "The client's name is too long; use at most {MAX_NAME_CHARS} characters."
-            )));
         }
         let date_of_birth = non_empty(client.date_of_birth);
         if let Some(dob) = &date_of_birth {
             check_date(dob, "date of birth")?;
         }
-        let contact = non_empty(client.contact);
-        if contact
-            .as_ref()
-            .is_some_and(|c| c.chars().count() > MAX_CONTACT_CHARS)
-        {
-            return Err(CoreError::Invalid(format!(
-                "The contact details are too long; use at most {MAX_CONTACT_CHARS} characters."
-            )));
-        }
         let record = ClientRecord {
             id: Uuid::new_v4(),
             full_name,
             date_of_birth,
-            contact,
+            contact: non_empty(client.contact),
             created_at: self.now_rfc3339(),
         };
+        // The server's own rules, so nothing is saved here that it would
+        // later refuse (a record refused on sync holds its notes back).
+        validate::client(&record).map_err(|invalid| CoreError::Invalid(invalid.reason))?;
         self.with_vault(|vault| vault.insert_client(&record))?;
         Ok(record)
     }

@@ -83,6 +83,14 @@ impl Core {
         Some(Ok(self.status_of(&inner)))
     }
 
+    /// The signed-in account's role, while unlocked.
+    pub(super) fn viewer_role(&self) -> Option<Role> {
+        match &self.inner().phase {
+            Phase::Unlocked { session, .. } => Some(session.practitioner.role),
+            _ => None,
+        }
+    }
+
     /// The signed-in account's id, while unlocked.
     pub(super) fn viewer_id(&self) -> Option<Uuid> {
         match &self.inner().phase {

@@ -80,6 +80,10 @@ fn fixture_with(server_url: String, store: Arc<MemoryStore>) -> Fixture {
 
 /// What an earlier online sign-in on this device leaves behind.
 fn seed_vault_from_earlier_sign_in(f: &Fixture, username: &str) {
+    seed_vault_with_role(f, username, Role::SoloPractitioner)
+}
+
+fn seed_vault_with_role(f: &Fixture, username: &str, role: Role) {
     let vault = open_vault(
         &f.core.config.vault_path(username),
         &*f.store,
@@ -92,7 +96,7 @@ fn seed_vault_from_earlier_sign_in(f: &Fixture, username: &str) {
         id: Uuid::from_u128(1),
         username: username.into(),
         display_name: "Dr Test".into(),
-        role: Role::SoloPractitioner,
+        role,
     };
     vault
         .set_meta(
@@ -134,6 +138,43 @@ fn draft(client_id: Uuid, body: &str) -> DraftInput {
         session_date: "2026-02-03".into(),
         body: body.into(),
     }
+}
+
+#[test]
+fn a_client_the_server_would_refuse_is_refused_at_once_and_nothing_is_saved() {
+    let f = signed_in_offline();
+    let too_long = "7".repeat(bench_protocol::validate::MAX_CONTACT_CHARS + 1);
+    let err = f
+        .core
+        .add_client(NewClient {
+            contact: Some(too_long),
+            ..new_client("Achieng Synthetic")
+        })
+        .unwrap_err();
+    let CoreError::Invalid(message) = err else {
+        panic!("expected a clear refusal, got {err:?}");
+    };
+    assert!(message.contains("200"), "{message}");
+    assert!(f.core.list_clients("").unwrap().is_empty());
+    assert_eq!(f.core.sync_status(), SyncStatus::Offline { pending: 0 });
+}
+
+#[test]
+fn only_practitioners_add_clients_on_their_device() {
+    let f = fixture();
+    seed_vault_with_role(&f, "baraka", Role::Supervisor);
+    runtime()
+        .block_on(f.core.sign_in("baraka", PASSWORD))
+        .unwrap();
+    let err = f
+        .core
+        .add_client(new_client("Otieno Synthetic"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Invalid(m) if m.contains("Only a practitioner")),
+        "{err:?}"
+    );
+    assert!(f.core.list_clients("").unwrap().is_empty());
 }
 
 #[test]
