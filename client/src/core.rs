@@ -46,10 +46,6 @@ pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30
 /// How often the shell looks again while nobody is unlocked.
 const SIGNED_OUT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Longest client name accepted, in characters.
-
-/// Longest contact field accepted, in characters.
-
 /// The client core. Cheap to share: wrap in an `Arc`; all methods take
 /// `&self`.
 pub struct Core {
