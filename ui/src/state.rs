@@ -269,6 +269,14 @@ impl Model {
                 self.clinical = None;
                 self.office = Some(Office::default());
             }
+            // Operations supports the infrastructure and accounts: no
+            // patient screen at all (a grant is used through the API).
+            AppState::Unlocked { practitioner }
+                if !was_unlocked && practitioner.role == Role::Operations =>
+            {
+                self.clinical = None;
+                self.office = None;
+            }
             AppState::Unlocked { .. } if !was_unlocked => {
                 self.clinical = Some(Clinical::Clients(ClientsScreen::default()));
             }
@@ -553,6 +561,19 @@ mod tests {
             Some(Clinical::Client(screen)) => screen,
             _ => panic!("client open"),
         }
+    }
+
+    #[test]
+    fn an_operations_account_gets_neither_patient_nor_office_screens() {
+        let AppState::Unlocked { mut practitioner } = unlocked() else {
+            unreachable!()
+        };
+        practitioner.role = Role::Operations;
+        let model = Rc::new(Model::default()).reduce(Action::Shell(ShellAction::AppState(
+            AppState::Unlocked { practitioner },
+        )));
+        assert!(model.clinical.is_none());
+        assert!(model.office.is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The root: holds the store and picks the screen the app state calls for.
 
+use bench_protocol::api::Role;
 use bench_protocol::desktop::AppState;
 use yew::prelude::*;
 
@@ -11,6 +12,7 @@ use super::header::Header;
 use super::lock_screen::LockScreen;
 use super::office::OfficePage;
 use super::sign_in::SignIn;
+use super::support::SupportPage;
 use crate::effects::Store;
 use crate::hooks::{use_activity, use_shell_events};
 use crate::state::{Clinical, Model};
@@ -42,6 +44,14 @@ pub fn App() -> Html {
                 <LockScreen username={username.clone()} />
             </>
         },
+        Some(AppState::Unlocked { practitioner }) if practitioner.role == Role::Operations => {
+            html! {
+                <>
+                    <Header />
+                    <SupportPage />
+                </>
+            }
+        }
         // The clinic admin's window: schedule, team and billing only.
         Some(AppState::Unlocked { .. }) if store.office.is_some() => html! {
             <>

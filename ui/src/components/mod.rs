@@ -17,3 +17,4 @@ pub mod note_item;
 pub mod office;
 pub mod qr_code;
 pub mod sign_in;
+pub mod support;
