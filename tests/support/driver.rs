@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::built_binary;
-use crate::server::free_port;
+use crate::server::{free_port, TestAccount, TestServer};
 use crate::webdriver::{Element, Session};
 
 /// How long a step in the UI may take on a busy two-core CI machine.
@@ -35,6 +35,11 @@ impl TauriDriver {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+        // Its own process group, so that dropping the driver also ends the
+        // WebKitWebDriver and the app it started: a window left running
+        // holds the app's single-instance name on the session bus, and the
+        // next test's app would quietly hand over to it and never open.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -50,23 +55,80 @@ impl TauriDriver {
         TauriDriver { child, port }
     }
 
+    /// Starts `tauri-driver` for an app that talks to `server` and keeps
+    /// its data (vaults, device id) in `data_dir`: one device.
+    pub fn for_server(server: &TestServer, data_dir: &Path) -> TauriDriver {
+        TauriDriver::for_server_with(server, data_dir, &[])
+    }
+
+    /// [`TauriDriver::for_server`] with more environment for the app.
+    pub fn for_server_with(
+        server: &TestServer,
+        data_dir: &Path,
+        extra_env: &[(&str, &str)],
+    ) -> TauriDriver {
+        let mut env = vec![("DOCTORS_BENCH_SERVER_URL", server.url.as_str())];
+        env.extend_from_slice(extra_env);
+        TauriDriver::start(
+            &[
+                ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
+                ("DOCTORS_BENCH_DATA_DIR", data_dir),
+            ],
+            &env,
+        )
+    }
+
     /// Launches the app and returns a WebDriver session on its window.
     pub async fn launch_app(&self) -> Session {
         let capabilities = serde_json::json!({
             "browserName": "wry",
             "tauri:options": { "application": built_binary("doctors-bench") },
         });
-        Session::new(&format!("http://127.0.0.1:{}", self.port), capabilities)
-            .await
-            .unwrap_or_else(|e| panic!("tauri-driver could not start the app: {e}"))
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let start = Session::new(&url, capabilities);
+        match tokio::time::timeout(UI_TIMEOUT, start).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => panic!("tauri-driver could not start the app: {e}"),
+            Err(_) => panic!(
+                "the app's window did not open within {UI_TIMEOUT:?}; is another doctors-bench \
+                 still running on this session bus (it is single-instance)?"
+            ),
+        }
     }
 }
 
 impl Drop for TauriDriver {
     fn drop(&mut self) {
+        // The whole group: tauri-driver, WebKitWebDriver and the app.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Signs in through the window as a person would: name and password, then
+/// a fresh code from `oathtool`; returns once the signed-in header shows.
+pub async fn sign_in(c: &Session, account: &mut TestAccount) {
+    type_into(c, "#username", &account.username).await;
+    type_into(c, "#password", &account.password).await;
+    click(c, "#sign-in").await;
+    let code = account.codes.fresh_code(&account.totp_secret);
+    type_into(c, "#totp-code", &code).await;
+    click(c, "#submit-code").await;
+    find(c, "#sync-status").await;
+}
+
+/// Adds a client from the client list and waits for their row.
+pub async fn add_client(c: &Session, full_name: &str) {
+    click(c, "#add-client").await;
+    type_into(c, "#new-client-name", full_name).await;
+    click(c, "#save-client").await;
+    wait_text(c, ".client-row", "the new client", |t| {
+        t.contains(full_name)
+    })
+    .await;
 }
 
 /// Waits for an element to appear.

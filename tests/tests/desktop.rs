@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bench_e2e::api::Api;
-use bench_e2e::driver::{click, find, screenshot, type_into, wait_text, TauriDriver};
+use bench_e2e::driver::{
+    add_client, click, find, screenshot, sign_in, type_into, wait_text, TauriDriver,
+};
 use bench_e2e::server::TestServer;
 use bench_protocol::NoteStatus;
 
@@ -33,18 +35,13 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     let client_data = tempfile::tempdir().unwrap();
     let shots = screenshot_dir();
 
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", client_data.path()),
-        ],
-        &[
-            ("DOCTORS_BENCH_SERVER_URL", server.url.as_str()),
-            (
-                "DOCTORS_BENCH_IDLE_TIMEOUT_SECS",
-                &IDLE_TIMEOUT_SECS.to_string(),
-            ),
-        ],
+    let driver = TauriDriver::for_server_with(
+        &server,
+        client_data.path(),
+        &[(
+            "DOCTORS_BENCH_IDLE_TIMEOUT_SECS",
+            &IDLE_TIMEOUT_SECS.to_string(),
+        )],
     );
     let app = driver.launch_app().await;
 
@@ -64,13 +61,7 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     find(&app, "#sync-status").await;
 
     // Add a client and open them.
-    click(&app, "#add-client").await;
-    type_into(&app, "#new-client-name", "Wanjiru Kamau").await;
-    click(&app, "#save-client").await;
-    wait_text(&app, ".client-row", "the new client", |t| {
-        t.contains("Wanjiru Kamau")
-    })
-    .await;
+    add_client(&app, "Wanjiru Kamau").await;
     click(&app, ".client-row").await;
     wait_text(&app, "#client-name", "the client's name", |t| {
         t.contains("Wanjiru Kamau")
@@ -154,21 +145,9 @@ async fn practitioner_signs_in_writes_notes_offline_syncs_and_unlocks_after_idle
     // and both notes arrive by sync and show without any search or reload.
     server.start();
     let second_device = tempfile::tempdir().unwrap();
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", second_device.path()),
-        ],
-        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
-    );
+    let driver = TauriDriver::for_server(&server, second_device.path());
     let app = driver.launch_app().await;
-    type_into(&app, "#username", &account.username).await;
-    type_into(&app, "#password", &account.password).await;
-    click(&app, "#sign-in").await;
-    let code = account.codes.fresh_code(&account.totp_secret);
-    type_into(&app, "#totp-code", &code).await;
-    click(&app, "#submit-code").await;
-    find(&app, "#sync-status").await;
+    sign_in(&app, &mut account).await;
     click(&app, "#sync-now").await;
     wait_text(&app, ".client-row", "the synced client", |t| {
         t.contains("Wanjiru Kamau")

@@ -6,7 +6,7 @@
 //! scripts/with-display.sh`), which provides the display and keyring.
 
 use bench_e2e::api::Api;
-use bench_e2e::driver::{click, find, type_into, wait_text, TauriDriver};
+use bench_e2e::driver::{add_client, click, find, sign_in, type_into, wait_text, TauriDriver};
 use bench_e2e::server::TestServer;
 use bench_protocol::{NoteStatus, Record};
 
@@ -16,30 +16,12 @@ async fn a_signed_note_takes_an_amendment_shown_as_text_and_synced_beside_the_un
     let server = TestServer::start_new();
     let mut account = server.add_practitioner("baraka", "Baraka Synthetic");
     let client_data = tempfile::tempdir().unwrap();
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", client_data.path()),
-        ],
-        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
-    );
+    let driver = TauriDriver::for_server(&server, client_data.path());
     let app = driver.launch_app().await;
 
-    type_into(&app, "#username", &account.username).await;
-    type_into(&app, "#password", &account.password).await;
-    click(&app, "#sign-in").await;
-    let code = account.codes.fresh_code(&account.totp_secret);
-    type_into(&app, "#totp-code", &code).await;
-    click(&app, "#submit-code").await;
-    find(&app, "#sync-status").await;
+    sign_in(&app, &mut account).await;
 
-    click(&app, "#add-client").await;
-    type_into(&app, "#new-client-name", "Nyokabi Synthetic").await;
-    click(&app, "#save-client").await;
-    wait_text(&app, ".client-row", "the new client", |t| {
-        t.contains("Nyokabi Synthetic")
-    })
-    .await;
+    add_client(&app, "Nyokabi Synthetic").await;
     click(&app, ".client-row").await;
 
     // A draft has nothing to amend; a signed note does.

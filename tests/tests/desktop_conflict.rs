@@ -15,7 +15,9 @@ use bench_client::idle::SystemClock;
 use bench_client::keys::KdfParams;
 use bench_client::{Config, Core};
 use bench_e2e::api::Api;
-use bench_e2e::driver::{click, find, screenshot, type_into, wait_text, TauriDriver};
+use bench_e2e::driver::{
+    add_client, click, find, screenshot, sign_in, type_into, wait_text, TauriDriver,
+};
 use bench_e2e::keyring::MemoryKeyring;
 use bench_e2e::server::{TestAccount, TestServer};
 use bench_protocol::desktop::{DraftInput, RecordSync, SyncStatus};
@@ -65,31 +67,13 @@ async fn a_draft_edited_on_two_devices_shows_both_versions_side_by_side_and_one_
     let mut account = server.add_practitioner("wambui", "Wambui Synthetic");
     let client_data = tempfile::tempdir().unwrap();
     let other_data = tempfile::tempdir().unwrap();
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", client_data.path()),
-        ],
-        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
-    );
+    let driver = TauriDriver::for_server(&server, client_data.path());
     let app = driver.launch_app().await;
 
-    type_into(&app, "#username", &account.username).await;
-    type_into(&app, "#password", &account.password).await;
-    click(&app, "#sign-in").await;
-    let code = account.codes.fresh_code(&account.totp_secret);
-    type_into(&app, "#totp-code", &code).await;
-    click(&app, "#submit-code").await;
-    find(&app, "#sync-status").await;
+    sign_in(&app, &mut account).await;
 
     // A client and a draft, synced.
-    click(&app, "#add-client").await;
-    type_into(&app, "#new-client-name", "Muthoni Synthetic").await;
-    click(&app, "#save-client").await;
-    wait_text(&app, ".client-row", "the new client", |t| {
-        t.contains("Muthoni Synthetic")
-    })
-    .await;
+    add_client(&app, "Muthoni Synthetic").await;
     click(&app, ".client-row").await;
     click(&app, "#new-note").await;
     type_into(&app, "#note-body", "Synthetic first draft.").await;

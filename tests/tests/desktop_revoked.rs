@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use bench_client::keys::{device_secret_account, OsKeyring, SecretStore};
 use bench_e2e::api::Api;
-use bench_e2e::driver::{click, find, screenshot, type_into, wait_text, TauriDriver};
+use bench_e2e::driver::{add_client, click, find, screenshot, sign_in, wait_text, TauriDriver};
 use bench_e2e::server::TestServer;
 use bench_protocol::api::{routes, Device, DeviceRevocation};
 
@@ -30,27 +30,10 @@ async fn a_revoked_laptop_drops_to_the_sign_in_screen_saying_why_with_its_vault_
     let client_data = tempfile::tempdir().unwrap();
     let shots = screenshot_dir();
 
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", client_data.path()),
-        ],
-        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
-    );
+    let driver = TauriDriver::for_server(&server, client_data.path());
     let app = driver.launch_app().await;
-    type_into(&app, "#username", &amina.username).await;
-    type_into(&app, "#password", &amina.password).await;
-    click(&app, "#sign-in").await;
-    let code = amina.codes.fresh_code(&amina.totp_secret);
-    type_into(&app, "#totp-code", &code).await;
-    click(&app, "#submit-code").await;
-    click(&app, "#add-client").await;
-    type_into(&app, "#new-client-name", "Wanjiru Synthetic-Kamau").await;
-    click(&app, "#save-client").await;
-    wait_text(&app, ".client-row", "the new client", |t| {
-        t.contains("Wanjiru Synthetic-Kamau")
-    })
-    .await;
+    sign_in(&app, &mut amina).await;
+    add_client(&app, "Wanjiru Synthetic-Kamau").await;
     let vault_files: Vec<PathBuf> = walk(client_data.path())
         .into_iter()
         .filter(|p| p.ends_with("vault.db"))
@@ -101,6 +84,7 @@ async fn a_revoked_laptop_drops_to_the_sign_in_screen_saying_why_with_its_vault_
     );
     let page = app.source().await.unwrap();
     assert!(!page.contains("Wanjiru Synthetic-Kamau"));
+    app.close().await.unwrap();
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {

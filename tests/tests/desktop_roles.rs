@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use bench_e2e::api::Api;
-use bench_e2e::driver::{click, find, screenshot, type_into, wait_text, TauriDriver};
+use bench_e2e::driver::{click, find, screenshot, sign_in, type_into, wait_text, TauriDriver};
 use bench_e2e::server::TestServer;
 use bench_e2e::totp;
 use bench_protocol::api::{
@@ -94,13 +94,7 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
 
     // The clinic admin's first sign-in: 2FA is set up before any screen.
     let admin_data = tempfile::tempdir().unwrap();
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", admin_data.path()),
-        ],
-        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
-    );
+    let driver = TauriDriver::for_server(&server, admin_data.path());
     let app = driver.launch_app().await;
     type_into(&app, "#username", &admin.username).await;
     type_into(&app, "#password", &admin.password).await;
@@ -213,21 +207,9 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
     // The supervisor, assigned to the practitioner, reads the client and
     // the note, and can change neither.
     let sup_data = tempfile::tempdir().unwrap();
-    let driver = TauriDriver::start(
-        &[
-            ("DOCTORS_BENCH_CA_CERT", server.ca_pem.as_path()),
-            ("DOCTORS_BENCH_DATA_DIR", sup_data.path()),
-        ],
-        &[("DOCTORS_BENCH_SERVER_URL", server.url.as_str())],
-    );
+    let driver = TauriDriver::for_server(&server, sup_data.path());
     let app = driver.launch_app().await;
-    type_into(&app, "#username", &supervisor.username).await;
-    type_into(&app, "#password", &supervisor.password).await;
-    click(&app, "#sign-in").await;
-    let code = supervisor.codes.fresh_code(&supervisor.totp_secret);
-    type_into(&app, "#totp-code", &code).await;
-    click(&app, "#submit-code").await;
-    find(&app, "#sync-status").await;
+    sign_in(&app, &mut supervisor).await;
     click(&app, "#sync-now").await;
     wait_text(&app, ".client-row", "the team's client, read-only", |t| {
         t.contains(CLIENT_NAME) && t.contains("Read-only")
