@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bench_protocol::api::{
-    LoginRequest, LoginResponse, Practitioner, Role, TotpRequest, MAX_DEVICE_AUDIT_ENTRIES,
+    LoginRequest, LoginResponse, Practitioner, TotpRequest, MAX_DEVICE_AUDIT_ENTRIES,
     MAX_NOTE_BYTES,
 };
 use bench_protocol::desktop::{
@@ -473,20 +473,19 @@ impl Core {
 
     /// Adds a client; syncs later.
     pub fn add_client(&self, client: NewClient) -> Result<ClientRecord, CoreError> {
-        // Only practitioners keep a caseload: a supervisor reads the team's
-        // records, the admin and operations hold none. The server would
-        // refuse the push anyway; refusing here keeps the record from being
-        // written to a device where it can never sync.
+        // The clinic admin and operations keep no records on the device
+        // (their sync never pushes), so a client written here could never
+        // reach the server. A supervisor may keep a caseload of their own.
         match self.viewer_role() {
             None => return Err(CoreError::Locked),
-            Some(Role::SoloPractitioner | Role::ClinicPractitioner) => {}
-            Some(_) => {
+            Some(role) if admin::keeps_no_records(role) => {
                 return Err(CoreError::Invalid(
-                    "Only a practitioner can add a client; your account reads or manages \
-                     records but keeps no caseload of its own."
+                    "This account manages the clinic and keeps no clients of its own; a \
+                     practitioner adds clients."
                         .into(),
                 ))
             }
+            Some(_) => {}
         }
         let full_name = client.full_name.trim().to_string();
         if full_name.is_empty() {

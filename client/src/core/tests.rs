@@ -160,21 +160,23 @@ fn a_client_the_server_would_refuse_is_refused_at_once_and_nothing_is_saved() {
 }
 
 #[test]
-fn only_practitioners_add_clients_on_their_device() {
-    let f = fixture();
-    seed_vault_with_role(&f, "baraka", Role::Supervisor);
-    runtime()
-        .block_on(f.core.sign_in("baraka", PASSWORD))
-        .unwrap();
-    let err = f
-        .core
-        .add_client(new_client("Otieno Synthetic"))
-        .unwrap_err();
-    assert!(
-        matches!(&err, CoreError::Invalid(m) if m.contains("Only a practitioner")),
-        "{err:?}"
-    );
-    assert!(f.core.list_clients("").unwrap().is_empty());
+fn accounts_that_keep_no_records_cannot_add_clients() {
+    for role in [Role::ClinicAdmin, Role::Operations] {
+        let f = fixture();
+        seed_vault_with_role(&f, "office", role);
+        runtime()
+            .block_on(f.core.sign_in("office", PASSWORD))
+            .unwrap();
+        let err = f
+            .core
+            .add_client(new_client("Otieno Synthetic"))
+            .unwrap_err();
+        assert!(
+            matches!(&err, CoreError::Invalid(m) if m.contains("keeps no clients")),
+            "{role:?}: {err:?}"
+        );
+        assert!(f.core.list_clients("").unwrap().is_empty());
+    }
 }
 
 #[test]
