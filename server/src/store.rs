@@ -323,6 +323,12 @@ fn incomplete(message: &'static str) -> Refused {
     }
 }
 
+/// A request that is wrong rather than forbidden (answered 400): the same
+/// assignment twice, or an account of the wrong kind.
+fn bad_request(message: &'static str) -> Refused {
+    incomplete(message)
+}
+
 /// The SQLite operational store.
 pub struct Store {
     conn: Connection,
@@ -774,6 +780,20 @@ impl Store {
                 "A record can be shared only with a clinic practitioner colleague.",
             )));
         }
+        let live: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM shares WHERE client_id = ?1 AND owner = ?2 AND grantee = ?3 AND revoked_at IS NULL",
+                params![req.client_id.to_string(), owner.id.to_string(), req.grantee_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        if live.is_some() {
+            return Ok(Err(bad_request(
+                "This record is already shared with that colleague; revoke the existing share before making a new one.",
+            )));
+        }
         let share = Share {
             id: Uuid::new_v4(),
             client_id: req.client_id,
@@ -811,14 +831,16 @@ impl Store {
         let n = self
             .conn
             .execute(
-                "UPDATE shares SET revoked_at = ?3 WHERE id = ?1 AND owner = ?2 AND revoked_at IS NULL",
-                params![id.to_string(), owner.to_string(), clock::now_rfc3339()],
+                // Every live share of this client with this grantee ends, so
+                // a duplicate left by an older server cannot keep access open.
+                "UPDATE shares SET revoked_at = ?4 WHERE owner = ?1 AND grantee = ?2 AND client_id = ?3 AND revoked_at IS NULL",
+                params![owner.to_string(), &grantee, &client_id, clock::now_rfc3339()],
             )
             .map_err(self.db())?;
         if let (Ok(grantee), Ok(client_id)) = (grantee.parse(), client_id.parse()) {
             self.access_event(grantee, "client", client_id, false)?;
         }
-        Ok(n == 1)
+        Ok(n >= 1)
     }
 
     /// Shares the account made or received.
@@ -892,6 +914,20 @@ impl Store {
                 "practitioner_id must be a practitioner's account.",
             )));
         }
+        let live: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM supervision WHERE supervisor = ?1 AND practitioner = ?2 AND revoked_at IS NULL",
+                params![req.supervisor_id.to_string(), req.practitioner_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        if live.is_some() {
+            return Ok(Err(bad_request(
+                "This supervisor is already assigned to this practitioner; end that assignment before making a new one.",
+            )));
+        }
         let sup = Supervision {
             id: Uuid::new_v4(),
             supervisor_id: req.supervisor_id,
@@ -909,7 +945,8 @@ impl Store {
         Ok(Ok(sup))
     }
 
-    /// Ends a supervision assignment; false when there is no live one.
+    /// Ends a supervision assignment (and any duplicate of the same pair);
+    /// false when there is no live one.
     pub fn revoke_supervision(&self, id: Uuid) -> Result<bool, ServerError> {
         let live: Option<(String, String)> = self
             .conn
@@ -926,14 +963,16 @@ impl Store {
         let n = self
             .conn
             .execute(
-                "UPDATE supervision SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id.to_string(), clock::now_rfc3339()],
+                // Every live assignment of this pair ends, so a duplicate
+                // left by an older server cannot keep access open.
+                "UPDATE supervision SET revoked_at = ?3 WHERE supervisor = ?1 AND practitioner = ?2 AND revoked_at IS NULL",
+                params![&supervisor, &practitioner, clock::now_rfc3339()],
             )
             .map_err(self.db())?;
         if let (Ok(supervisor), Ok(practitioner)) = (supervisor.parse(), practitioner.parse()) {
             self.access_event(supervisor, "practitioner", practitioner, false)?;
         }
-        Ok(n == 1)
+        Ok(n >= 1)
     }
 
     /// Every supervision assignment, newest last.
@@ -1496,7 +1535,10 @@ impl Store {
             });
         }
 
-        if let Err(why) = bench_protocol::validate::record(&record) {
+        // A new write must also carry plausible dates (judged on the
+        // server's clock); records stored before that rule still load.
+        if let Err(why) = bench_protocol::validate::new_record(&record, &clock::now_rfc3339()[..10])
+        {
             return Ok(rejected(RejectCode::Invalid, &why.reason));
         }
         if let Record::Note(note) = &record {

@@ -951,6 +951,100 @@ async fn revoking_a_share_or_a_supervision_takes_effect_at_the_next_request() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_same_supervision_or_share_twice_is_refused_and_revoking_ends_all_access() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let w = World::build(&dir, &server).await;
+    let team = w.supervisee.own.as_ref().unwrap().0;
+    let shared = w.colleague.own.as_ref().unwrap().0;
+    let (_, _, sup_cursor) = pull_all(&w.supervisor.api, 0).await;
+    let (_, _, clinic_cursor) = pull_all(&w.clinic.api, 0).await;
+
+    let (status, e) = w
+        .admin
+        .api
+        .post::<Supervision, _>(
+            routes::SUPERVISION,
+            &NewSupervision {
+                supervisor_id: w.supervisor.id,
+                practitioner_id: w.supervisee.id,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(e.message.contains("already assigned"), "{}", e.message);
+    let (status, e) = w
+        .colleague
+        .api
+        .post::<Share, _>(
+            routes::SHARES,
+            &NewShare {
+                client_id: shared,
+                grantee_id: w.clinic.id,
+                consent_reference: "consent form CF-0009".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(e.message.contains("already shared"), "{}", e.message);
+    let live: Vec<Supervision> = w.admin.api.get(routes::SUPERVISION).await.unwrap();
+    let pair = |s: &&Supervision| {
+        s.supervisor_id == w.supervisor.id
+            && s.practitioner_id == w.supervisee.id
+            && s.revoked_at.is_none()
+    };
+    assert_eq!(live.iter().filter(pair).count(), 1);
+
+    // A duplicate pair left in the store by an older server: revoking one
+    // row still ends the supervisor's access.
+    let db = rusqlite::Connection::open(dir.path.join("bench.db")).unwrap();
+    db.execute(
+        "INSERT INTO supervision (id, supervisor, practitioner, created_at) VALUES (?1, ?2, ?3, '2026-01-01T00:00:00Z')",
+        [Uuid::new_v4().to_string(), w.supervisor.id.to_string(), w.supervisee.id.to_string()],
+    )
+    .unwrap();
+    drop(db);
+
+    let r = raw(
+        &w.admin.api,
+        "POST",
+        &routes::supervision_revoke(w.team_assignment.id),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 204);
+    assert_eq!(
+        raw(&w.supervisor.api, "GET", &routes::client(team), None)
+            .await
+            .0,
+        404
+    );
+    let (ids, removed, _) = pull_all(&w.supervisor.api, sup_cursor).await;
+    assert!(ids.is_empty());
+    assert!(removed.contains(&team), "{removed:?}");
+
+    let r = raw(
+        &w.colleague.api,
+        "POST",
+        &routes::share_revoke(w.shared_share.id),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 204);
+    assert_eq!(
+        raw(&w.clinic.api, "GET", &routes::client(shared), None)
+            .await
+            .0,
+        404
+    );
+    let (ids, removed, _) = pull_all(&w.clinic.api, clinic_cursor).await;
+    assert!(ids.is_empty());
+    assert!(removed.contains(&shared), "{removed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_or_clinic_admin_gets_no_session_until_they_enrol_2fa() {
     let dir = DataDir::init();
     let server = Server::start(&dir);
