@@ -101,6 +101,9 @@ pub struct Challenge {
     pub account_id: Uuid,
     /// From which device.
     pub device_id: Uuid,
+    /// The label the device gave itself, recorded once the second step
+    /// passes (never on the password alone).
+    pub device_name: String,
     /// What comes next.
     pub pending: Pending,
     /// The account's `auth_epoch` when the password step passed; a
@@ -132,6 +135,7 @@ impl Challenges {
         account_id: Uuid,
         auth_epoch: i64,
         device_id: Uuid,
+        device_name: &str,
         pending: Pending,
     ) -> Zeroizing<String> {
         let challenge = random_token();
@@ -142,6 +146,7 @@ impl Challenges {
             Challenge {
                 account_id,
                 device_id,
+                device_name: device_name.to_string(),
                 pending,
                 auth_epoch,
                 issued: Instant::now(),
@@ -210,7 +215,7 @@ mod tests {
     #[test]
     fn a_challenge_is_withdrawn_after_too_many_wrong_codes() {
         let challenges = Challenges::default();
-        let c = challenges.issue(Uuid::new_v4(), 0, Uuid::new_v4(), Pending::Totp);
+        let c = challenges.issue(Uuid::new_v4(), 0, Uuid::new_v4(), "laptop", Pending::Totp);
         for _ in 0..MAX_CODE_ATTEMPTS {
             assert!(challenges.peek(&c, false).is_ok());
             challenges.fail(&c);
@@ -224,7 +229,7 @@ mod tests {
     #[test]
     fn a_used_challenge_cannot_be_used_again() {
         let challenges = Challenges::default();
-        let c = challenges.issue(Uuid::new_v4(), 0, Uuid::new_v4(), Pending::Totp);
+        let c = challenges.issue(Uuid::new_v4(), 0, Uuid::new_v4(), "laptop", Pending::Totp);
         challenges.consume(&c);
         assert_eq!(
             challenges.peek(&c, false).err(),
@@ -239,6 +244,7 @@ mod tests {
             Uuid::new_v4(),
             0,
             Uuid::new_v4(),
+            "laptop",
             Pending::Enrol(TotpSecret::generate()),
         );
         assert_eq!(

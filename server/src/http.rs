@@ -633,17 +633,17 @@ async fn login(
     .into();
     audit(&state, entry).await?;
     tracing::info!(account_id = %account.id, device_id = %req.device_id, "password step accepted");
-    let (device_account, device_name) = (account.id, req.device_name.clone());
-    state
-        .store
-        .call(move |s| s.note_device(device_account, device_id, &device_name, clock::now_unix()))
-        .await?;
+    // The device is recorded only after the second step: the password
+    // alone must not plant a row in the admin's device list.
 
     if account.has_totp {
-        let challenge =
-            state
-                .challenges
-                .issue(account.id, account.auth_epoch, req.device_id, Pending::Totp);
+        let challenge = state.challenges.issue(
+            account.id,
+            account.auth_epoch,
+            req.device_id,
+            &req.device_name,
+            Pending::Totp,
+        );
         Ok(Json(LoginResponse::TotpRequired {
             challenge: challenge.to_string(),
         }))
@@ -654,6 +654,7 @@ async fn login(
             account.id,
             account.auth_epoch,
             req.device_id,
+            &req.device_name,
             Pending::Enrol(secret),
         );
         Ok(Json(LoginResponse::EnrolmentRequired {
@@ -773,11 +774,13 @@ async fn second_step(
     let now = clock::now_unix();
     let expires_at = now + state.limits.max.as_secs();
     let device_id = challenge.device_id;
+    let device_name = challenge.device_name.clone();
     let network = alerts::network_of(peer.ip());
     let alert_network = network.clone();
     let new_network = state
         .store
         .call(move |s| {
+            s.note_device(account_id, device_id, &device_name, now)?;
             s.create_session(&hash, account_id, device_id, now, expires_at)?;
             s.note_network(account_id, &network)
         })

@@ -219,6 +219,75 @@ async fn a_device_the_clinic_admin_revokes_is_refused_at_once_even_with_the_righ
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_is_listed_only_after_the_second_step_with_its_label_cleaned() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let amina = account(&dir, "amina", "clinic_practitioner");
+    let admin_account = account(&dir, "admin", "clinic_admin");
+    let admin = sign_in_from(&server, &admin_account, Uuid::new_v4(), 1).await;
+
+    // The password alone plants nothing in the admin's list.
+    let planted = Uuid::new_v4();
+    let mut req = login_request(&amina, planted, &amina.password);
+    req.device_name = "IT \u{202E}exe.dorpoj".into();
+    let answer: LoginResponse = server.client().post(routes::LOGIN, &req).await.unwrap();
+    assert!(matches!(answer, LoginResponse::TotpRequired { .. }));
+    let all: Vec<Device> = admin.get(routes::DEVICES).await.unwrap();
+    assert!(
+        all.iter().all(|d| d.device_id != planted),
+        "no device row from the password step: {all:?}"
+    );
+
+    // After the code step it is listed, without the bidi override.
+    let laptop = Uuid::new_v4();
+    let mut api = server.client();
+    let mut req = login_request(&amina, laptop, &amina.password);
+    req.device_name = "Amina\u{2067}'s\u{200F} lap\u{200B}top\u{2069}".into();
+    let challenge = match api
+        .post::<LoginResponse, _>(routes::LOGIN, &req)
+        .await
+        .unwrap()
+    {
+        LoginResponse::TotpRequired { challenge } => challenge,
+        other => panic!("expected a code step, got {other:?}"),
+    };
+    let session: SessionInfo = api
+        .post(
+            routes::TOTP,
+            &TotpRequest {
+                challenge,
+                code: code_steps_back(&amina.secret, 0),
+            },
+        )
+        .await
+        .unwrap();
+    api.token = Some(session.token);
+    let all: Vec<Device> = admin.get(routes::DEVICES).await.unwrap();
+    let row = all.iter().find(|d| d.device_id == laptop).expect("listed");
+    assert_eq!(row.device_name, "Amina's laptop");
+
+    // Revoked, the device is still refused at the password step.
+    let _: Vec<Device> = admin
+        .post(
+            &routes::device_revoke(laptop),
+            &DeviceRevocation {
+                reason: "lost".into(),
+            },
+        )
+        .await
+        .unwrap();
+    revoked(
+        server
+            .client()
+            .post::<LoginResponse, _>(
+                routes::LOGIN,
+                &login_request(&amina, laptop, &amina.password),
+            )
+            .await,
+    );
+}
+
 async fn admin_account_id(api: &Api) -> Uuid {
     api.get::<Practitioner>(routes::ME).await.unwrap().id
 }

@@ -2,7 +2,8 @@
 //! its revocation (a lost or stolen laptop).
 //!
 //! A device is known by the id it chose itself ([`LoginRequest::device_id`])
-//! and is recorded at each accepted password step. Revoking it does two
+//! and is recorded at each completed sign-in (after the second step, never
+//! on the password alone). Revoking it does two
 //! things at once: every session opened from it stops working (each later
 //! use is answered "device revoked", so the app on it hears why and deletes
 //! its vault), and every later sign-in from it is refused, even with the
@@ -64,13 +65,34 @@ pub struct Revoked {
     pub sessions_ended: usize,
 }
 
-/// A device label as stored: trimmed, control characters replaced, at most
-/// [`MAX_DEVICE_NAME`] characters, never empty.
+/// Whether `c` is an invisible format character: bidirectional controls
+/// and marks (which can make a label read backwards in the admin's list),
+/// zero-width characters, soft hyphen, byte-order mark and the like.
+pub(crate) fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// A device label as stored: trimmed, control characters replaced,
+/// invisible format characters dropped, at most [`MAX_DEVICE_NAME`]
+/// characters, never empty.
 fn clean_name(raw: &str) -> String {
     let name: String = raw
+        .chars()
+        .filter(|c| !is_invisible_format(*c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
         .trim()
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX_DEVICE_NAME)
         .collect();
     if name.trim().is_empty() {
@@ -246,5 +268,23 @@ mod tests {
         assert_eq!(clean_name("a\u{7}b"), "a b");
         assert_eq!(clean_name("   "), "unnamed device");
         assert_eq!(clean_name(&"x".repeat(500)).chars().count(), 100);
+    }
+
+    #[test]
+    fn a_device_label_loses_bidi_controls_and_invisible_format_characters() {
+        assert_eq!(clean_name("pot\u{202E}pot.exe"), "potpot.exe");
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{FEFF}',
+        ] {
+            assert_eq!(
+                clean_name(&format!("lap{c}top")),
+                "laptop",
+                "{:04X}",
+                c as u32
+            );
+        }
+        assert_eq!(clean_name("\u{202E}\u{2066}"), "unnamed device");
+        assert_eq!(clean_name("Wanjiku's laptop"), "Wanjiku's laptop");
     }
 }
