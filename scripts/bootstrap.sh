@@ -13,7 +13,9 @@ set -euo pipefail
 BENCH_CACHE="${BENCH_CACHE:-/var/cache/doctors-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$BENCH_CACHE/target}"
 BENCH_TOOLS="$BENCH_CACHE/tools"
-export PATH="$BENCH_TOOLS/bin:$HOME/.cargo/bin:$PATH"
+# CARGO_HOME first: scripts/with-keyring.sh swaps HOME for a throwaway one
+# and keeps CARGO_HOME pointing at the real toolchain.
+export PATH="$BENCH_TOOLS/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # The tool versions the build depends on. wasm-bindgen's CLI must match the
 # library version pinned in ui/Cargo.toml exactly.
@@ -58,7 +60,7 @@ install_rust() {
   if ! command -v cargo >/dev/null 2>&1; then
     log "installing Rust with rustup"
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
-    export PATH="$HOME/.cargo/bin:$PATH"
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
   fi
   if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     log "adding the wasm32-unknown-unknown target"

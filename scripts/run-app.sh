@@ -57,7 +57,14 @@ if [ -z "${DOCTORS_BENCH_SERVER_URL:-}" ] && [ ! -f "$config_home/doctors-bench/
     server_pid=$!
     for _ in $(seq 1 100); do
       curl -fsS --tlsv1.3 --cacert "$ca_cert" "$server_url/v1/health" >/dev/null 2>&1 && break
-      kill -0 "$server_pid" 2>/dev/null || { log "the demo API failed to start; see $data_dir/server.log"; exit 1; }
+      if ! kill -0 "$server_pid" 2>/dev/null; then
+        # Show the reason here: under with-keyring.sh the data folder (and
+        # its log) is deleted as soon as this script exits.
+        log "the demo API failed to start; the end of $data_dir/server.log:"
+        tail -n 5 "$data_dir/server.log" >&2 || true
+        server_pid=""
+        exit 1
+      fi
       sleep 0.2
     done
   fi

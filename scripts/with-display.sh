@@ -6,6 +6,13 @@
 #   scripts/with-display.sh cargo test -p bench-e2e -- --ignored
 set -euo pipefail
 
+# On a fresh machine the wrappers run before anything is installed.
+if ! command -v Xvfb >/dev/null 2>&1; then
+  echo "$0: Xvfb is missing; running scripts/bootstrap.sh" >&2
+  bash "$(dirname "$0")/bootstrap.sh"
+  command -v Xvfb >/dev/null 2>&1 || { echo "$0: Xvfb is still missing; install the xvfb package" >&2; exit 1; }
+fi
+
 # First display number with no X server and no lock file.
 display=99
 while [ -e "/tmp/.X${display}-lock" ] || [ -e "/tmp/.X11-unix/X${display}" ]; do
