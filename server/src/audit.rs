@@ -446,6 +446,10 @@ pub struct Verified {
     pub checkpoints: u64,
 }
 
+/// A device audit entry id already stored for another account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForeignEntryId(pub Uuid);
+
 /// The audit log database.
 pub struct AuditLog {
     conn: Connection,
@@ -557,13 +561,15 @@ impl AuditLog {
         Ok(seq)
     }
 
-    /// Appends entries a device recorded, skipping any whose `entry_id` was
-    /// stored before (an upload retried after a lost answer). Returns
-    /// (stored now, stored before).
+    /// Appends entries a device recorded, skipping any whose `entry_id` the
+    /// same account stored before (an upload retried after a lost answer).
+    /// Returns (stored now, stored before), or, storing nothing, the first
+    /// entry id that another account already stored: it cannot be this
+    /// account's retry, and skipping it would drop the entry unseen.
     pub fn append_device_entries(
         &mut self,
         entries: &[(Uuid, Entry)],
-    ) -> Result<(u32, u32), ServerError> {
+    ) -> Result<Result<(u32, u32), ForeignEntryId>, ServerError> {
         let path = self.path.clone();
         let db = |e| ServerError::database(&path, e);
         let tx = self
@@ -573,16 +579,20 @@ impl AuditLog {
         let (mut stored, mut before) = (0, 0);
         let mut last_head = None;
         for (entry_id, entry) in entries {
-            let seen = tx
+            let seen: Option<Option<String>> = tx
                 .query_row(
-                    "SELECT 1 FROM device_entries WHERE entry_id = ?1",
+                    "SELECT a.actor FROM device_entries d LEFT JOIN audit_log a ON a.seq = d.audit_seq
+                     WHERE d.entry_id = ?1",
                     [entry_id.to_string()],
-                    |_| Ok(()),
+                    |r| r.get(0),
                 )
                 .optional()
-                .map_err(db)?
-                .is_some();
-            if seen {
+                .map_err(db)?;
+            if let Some(actor) = seen {
+                if actor != entry.actor.map(|a| a.to_string()) {
+                    // Dropping the transaction stores nothing of this upload.
+                    return Ok(Err(ForeignEntryId(*entry_id)));
+                }
                 before += 1;
                 continue;
             }
@@ -597,7 +607,7 @@ impl AuditLog {
         }
         tx.commit().map_err(db)?;
         self.publish(last_head)?;
-        Ok((stored, before))
+        Ok(Ok((stored, before)))
     }
 
     /// Records an alert and its audit entry in one transaction. `alert.id`,
@@ -1573,9 +1583,31 @@ mod tests {
         let e = Entry::new(Event::DeviceRecorded, Some(Uuid::new_v4()), None);
         assert_eq!(
             log.append_device_entries(&[(id, e.clone())]).unwrap(),
-            (1, 0)
+            Ok((1, 0))
         );
-        assert_eq!(log.append_device_entries(&[(id, e)]).unwrap(), (0, 1));
+        assert_eq!(log.append_device_entries(&[(id, e)]).unwrap(), Ok((0, 1)));
         assert_eq!(log.verify(Some(&public)).unwrap().entries, 1);
+    }
+
+    #[test]
+    fn another_accounts_device_entry_id_refuses_the_whole_upload() {
+        let (_tmp, mut log, public) = log_with(0, 100);
+        let id = Uuid::new_v4();
+        let mine = Entry::new(Event::DeviceRecorded, Some(Uuid::new_v4()), None);
+        let theirs = Entry::new(Event::DeviceRecorded, Some(Uuid::new_v4()), None);
+        assert_eq!(
+            log.append_device_entries(&[(id, mine)]).unwrap(),
+            Ok((1, 0))
+        );
+        assert_eq!(
+            log.append_device_entries(&[(Uuid::new_v4(), theirs.clone()), (id, theirs)])
+                .unwrap(),
+            Err(ForeignEntryId(id))
+        );
+        assert_eq!(
+            log.verify(Some(&public)).unwrap().entries,
+            1,
+            "nothing stored"
+        );
     }
 }

@@ -1094,7 +1094,8 @@ fn device_entries(
 }
 
 /// Appends checked device entries in one transaction, each entry id at
-/// most once; returns (stored now, stored before).
+/// most once and for one account only; returns (stored now, stored
+/// before), or refuses the lot when an id is another account's.
 async fn store_device_entries(
     state: &AppState,
     who: &Authed,
@@ -1106,7 +1107,14 @@ async fn store_device_entries(
     let (stored, already_stored) = state
         .audit
         .call(move |log| log.append_device_entries(&entries))
-        .await?;
+        .await?
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "An audit entry id in this upload belongs to another account; nothing was stored.",
+            )
+        })?;
     tracing::info!(account_id = %who.account.id, device_id = %who.device_id, stored, already_stored, "device audit entries received");
     Ok((stored, already_stored))
 }

@@ -342,6 +342,95 @@ async fn entries_a_device_recorded_offline_are_stored_once_with_its_device_id() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn another_accounts_device_entry_id_is_refused_on_upload_and_on_push() {
+    use bench_protocol::api::{DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload};
+    let dir = DataDir::init();
+    let mut server = Server::start(&dir);
+    let amina = signed_in(&dir, &server, "amina").await;
+    let baraka = signed_in(&dir, &server, "baraka").await;
+    let entry = |entry_id| DeviceAuditEntry {
+        entry_id,
+        occurred_at: "2026-02-01T10:00:00Z".into(),
+        kind: "record_viewed_offline".into(),
+        record_id: None,
+        change_id: None,
+    };
+    let taken = Uuid::new_v4();
+    let first: DeviceAuditResponse = amina
+        .post(
+            routes::AUDIT_UPLOAD,
+            &DeviceAuditUpload {
+                entries: vec![entry(taken)],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.stored, first.already_stored), (1, 0));
+
+    // Baraka's upload reuses Amina's id next to a fresh one: refused whole.
+    let (status, e) = baraka
+        .post::<DeviceAuditResponse, _>(
+            routes::AUDIT_UPLOAD,
+            &DeviceAuditUpload {
+                entries: vec![entry(Uuid::new_v4()), entry(taken)],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(e.message.contains("another account"), "{}", e.message);
+    // And on a push: nothing applied either.
+    let client_id = Uuid::new_v4();
+    let push = PushRequest {
+        changes: vec![Change {
+            change_id: Uuid::new_v4(),
+            base_version: None,
+            record: Record::Client(ClientRecord {
+                id: client_id,
+                full_name: "Synthetic Collision Client".into(),
+                date_of_birth: None,
+                contact: None,
+                created_at: "2026-02-01T10:00:00Z".into(),
+            }),
+        }],
+        audit: vec![entry(taken)],
+    };
+    let (status, e) = baraka
+        .post::<PushResponse, _>(routes::SYNC_PUSH, &push)
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(e.message.contains("another account"), "{}", e.message);
+    let (status, _) = baraka
+        .get::<ClientDetail>(&routes::client(client_id))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 404, "the push applied nothing");
+    // Amina's retry is still a retry.
+    let again: DeviceAuditResponse = amina
+        .post(
+            routes::AUDIT_UPLOAD,
+            &DeviceAuditUpload {
+                entries: vec![entry(taken)],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.already_stored), (0, 1));
+    server.stop();
+
+    let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE event = 'device_recorded'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1, "only Amina's entry is stored");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_full_batch_of_device_entries_fits_one_upload_and_one_more_is_refused() {
     use bench_protocol::api::{
         DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload, ErrorCode,
