@@ -504,7 +504,13 @@ impl Core {
         };
         // The server's own rules, so nothing is saved here that it would
         // later refuse (a record refused on sync holds its notes back).
-        validate::client(&record).map_err(|invalid| CoreError::Invalid(invalid.reason))?;
+        // Plausible dates are judged on this device's clock.
+        validate::client(&record)
+            .and_then(|()| match &record.date_of_birth {
+                Some(dob) => validate::date_of_birth_on(dob, &record.created_at[..10]),
+                None => Ok(()),
+            })
+            .map_err(|invalid| CoreError::Invalid(invalid.reason))?;
         self.with_vault(|vault| vault.insert_client(&record))?;
         Ok(record)
     }
@@ -529,6 +535,10 @@ impl Core {
         check_date(&draft.session_date, "session date")?;
         check_note_size(&draft.body)?;
         let now = self.now_rfc3339();
+        // The server's plausibility rule, on this device's clock, so a draft
+        // is not saved here only to be refused on sync.
+        validate::session_date_on(&draft.session_date, &now[..10])
+            .map_err(|invalid| CoreError::Invalid(invalid.reason))?;
         let me = self.viewer_id();
         self.with_vault(|vault| {
             vault

@@ -232,6 +232,74 @@ pub fn record(r: &Record) -> Result<(), Invalid> {
     }
 }
 
+/// The earliest date of birth or session date accepted on a new write.
+pub const EARLIEST_DATE: &str = "1900-01-01";
+
+/// `today` (`YYYY-MM-DD`) moved `years` later, as text that compares like a
+/// date (a 29 February becomes 29 February of that year, which still orders
+/// correctly against real dates).
+fn years_after(today: &str, years: u32) -> String {
+    let year = digits(today.get(..4).unwrap_or("")).unwrap_or(9999);
+    format!(
+        "{:04}{}",
+        (year + years).min(9999),
+        today.get(4..).unwrap_or("-12-31")
+    )
+}
+
+/// Whether a real `YYYY-MM-DD` date lies in `[from, to]` (text comparison
+/// is date comparison for this fixed-width form).
+fn within(value: &str, from: &str, to: &str) -> bool {
+    (from..=to).contains(&value)
+}
+
+/// Checks that a record's dates are plausible on `today` (`YYYY-MM-DD`, the
+/// writer's clock: this module has none): a date of birth from
+/// [`EARLIEST_DATE`] to today, a session date from [`EARLIEST_DATE`] to one
+/// year after today (a session may be noted ahead of a booked date, never
+/// decades ahead). Applied to new writes only (the client core before it
+/// saves, the server on a push), never when records already stored are
+/// read, so nothing kept before this rule stops loading. Dates that are not
+/// real dates are left to [`record`].
+pub fn plausible(r: &Record, today: &str) -> Result<(), Invalid> {
+    match r {
+        Record::Client(c) => match &c.date_of_birth {
+            Some(dob) => date_of_birth_on(dob, today),
+            None => Ok(()),
+        },
+        Record::Note(n) => session_date_on(&n.session_date, today),
+        Record::Amendment(_) => Ok(()),
+    }
+}
+
+/// A date of birth's plausibility on `today`; see [`plausible`].
+pub fn date_of_birth_on(dob: &str, today: &str) -> Result<(), Invalid> {
+    if is_date(dob) && !within(dob, EARLIEST_DATE, today) {
+        return Err(invalid(
+            "date_of_birth",
+            "The date of birth must lie between 1900-01-01 and today; check the year.",
+        ));
+    }
+    Ok(())
+}
+
+/// A session date's plausibility on `today`; see [`plausible`].
+pub fn session_date_on(date: &str, today: &str) -> Result<(), Invalid> {
+    if is_date(date) && !within(date, EARLIEST_DATE, &years_after(today, 1)) {
+        return Err(invalid(
+            "session_date",
+            "The session date must lie between 1900-01-01 and one year from today; check the year.",
+        ));
+    }
+    Ok(())
+}
+
+/// [`record`] and then [`plausible`] on `today`: what a new write must pass.
+pub fn new_record(r: &Record, today: &str) -> Result<(), Invalid> {
+    record(r)?;
+    plausible(r, today)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +436,50 @@ mod tests {
         let mut n = note_with(NoteStatus::Draft, None);
         n.session_date = "2026-13-45".into();
         assert_eq!(record(&Record::Note(n)).unwrap_err().field, "session_date");
+    }
+
+    #[test]
+    fn implausible_dates_of_birth_and_session_dates_are_refused_on_a_new_write() {
+        let today = "2026-12-04";
+        let with_dob = |dob: &str| {
+            let mut c = client_named("A");
+            c.date_of_birth = Some(dob.into());
+            Record::Client(c)
+        };
+        for ok in ["1900-01-01", "1990-05-17", "2026-12-04"] {
+            assert!(new_record(&with_dob(ok), today).is_ok(), "{ok}");
+        }
+        for bad in ["2999-01-01", "0000-01-01", "1899-12-31", "2026-12-05"] {
+            let e = new_record(&with_dob(bad), today).unwrap_err();
+            assert_eq!(e.field, "date_of_birth", "{bad}");
+            assert!(e.reason.contains("between 1900-01-01 and today"), "{e}");
+            // The structural rules alone still pass it: stored records load.
+            assert!(record(&with_dob(bad)).is_ok(), "{bad}");
+        }
+        let mut no_dob = client_named("A");
+        no_dob.date_of_birth = None;
+        assert!(new_record(&Record::Client(no_dob), today).is_ok());
+
+        let on = |date: &str| {
+            let mut n = note_with(NoteStatus::Draft, None);
+            n.session_date = date.into();
+            Record::Note(n)
+        };
+        for ok in ["1900-01-01", "2026-03-01", "2027-12-04"] {
+            assert!(new_record(&on(ok), today).is_ok(), "{ok}");
+        }
+        for bad in ["9999-12-31", "2027-12-05", "1899-12-31", "0000-01-01"] {
+            let e = new_record(&on(bad), today).unwrap_err();
+            assert_eq!(e.field, "session_date", "{bad}");
+        }
+        // A leap day today still bounds a year ahead sensibly.
+        assert!(new_record(&on("2029-02-28"), "2028-02-29").is_ok());
+        assert!(new_record(&on("2029-03-01"), "2028-02-29").is_err());
+        // Not a real date: the structural rule answers, as before.
+        assert!(new_record(&on("2026-13-45"), today)
+            .unwrap_err()
+            .reason
+            .contains("YYYY-MM-DD"));
     }
 
     #[test]

@@ -447,6 +447,59 @@ async fn malformed_record_fields_are_rejected_one_by_one_and_the_rest_of_the_bat
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn implausible_dates_are_rejected_as_invalid_on_that_record_only() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let api = signed_in(&dir, &server, "amina").await;
+    let good_client = Uuid::new_v4();
+    let with_dob = |dob: &str| {
+        let Record::Client(mut c) = client(Uuid::new_v4(), "Synthetic Client") else {
+            unreachable!()
+        };
+        c.date_of_birth = Some(dob.into());
+        change(None, Record::Client(c))
+    };
+    let on = |date: &str| {
+        let Record::Note(mut n) = note(Uuid::new_v4(), good_client, "synthetic".into(), false)
+        else {
+            unreachable!()
+        };
+        n.session_date = date.into();
+        change(None, Record::Note(n))
+    };
+    let batch = vec![
+        change(None, client(good_client, "Synthetic Client")),
+        with_dob("2999-01-01"),
+        with_dob("0000-01-01"),
+        on("9999-12-31"),
+        on("1899-12-31"),
+        with_dob("1900-01-01"),
+        on("2026-01-02"),
+    ];
+    let outcomes = push(&api, batch).await;
+    assert_eq!(outcomes[0], ChangeOutcome::Applied { version: 1 });
+    for (i, field_words) in [
+        (1, "date of birth"),
+        (2, "date of birth"),
+        (3, "session date"),
+        (4, "session date"),
+    ] {
+        match &outcomes[i] {
+            ChangeOutcome::Rejected {
+                code: RejectCode::Invalid,
+                reason,
+            } => assert!(
+                reason.contains(field_words) && reason.contains("1900-01-01"),
+                "{reason}"
+            ),
+            other => panic!("change {i} should be rejected as invalid, got {other:?}"),
+        }
+    }
+    assert_eq!(outcomes[5], ChangeOutcome::Applied { version: 1 });
+    assert_eq!(outcomes[6], ChangeOutcome::Applied { version: 1 });
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_pull_page_of_large_notes_stays_within_its_byte_bound_and_every_note_arrives() {
     let dir = DataDir::init();
     let server = Server::start(&dir);

@@ -290,6 +290,34 @@ fn a_bad_session_date_is_invalid() {
 }
 
 #[test]
+fn implausible_birth_and_session_dates_are_refused_before_anything_is_saved() {
+    let f = signed_in_offline();
+    for dob in ["2999-01-01", "0000-01-01"] {
+        let err = f
+            .core
+            .add_client(NewClient {
+                date_of_birth: Some(dob.into()),
+                ..new_client(CLIENT_NAME)
+            })
+            .unwrap_err();
+        let CoreError::Invalid(message) = err else {
+            panic!("expected a clear refusal, got {err:?}");
+        };
+        assert!(message.contains("date of birth"), "{message}");
+    }
+    assert!(f.core.list_clients("").unwrap().is_empty());
+    let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
+    let mut d = draft(client.id, NOTE_TEXT);
+    d.session_date = "9999-12-31".into();
+    let err = f.core.save_draft(d).unwrap_err();
+    let CoreError::Invalid(message) = err else {
+        panic!("expected a clear refusal, got {err:?}");
+    };
+    assert!(message.contains("session date"), "{message}");
+    assert!(f.core.open_client(client.id).unwrap().notes.is_empty());
+}
+
+#[test]
 fn saving_a_signed_note_is_refused_as_read_only() {
     let f = signed_in_offline();
     let client = f.core.add_client(new_client(CLIENT_NAME)).unwrap();
