@@ -314,6 +314,31 @@ pub struct UserAdd<'a> {
     pub with_totp: bool,
 }
 
+/// Longest username `user add` accepts, in characters.
+const MAX_USERNAME_CHARS: usize = 64;
+/// Longest display name `user add` accepts, in characters.
+const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+/// Checks a username or display name with the shared text rules (not
+/// blank, bounded, no control or bidi characters), and also refuses the
+/// invisible format characters those rules let through (direction marks
+/// U+200E/U+200F/U+061C, zero-width characters), which would make the name
+/// read differently in the admin's team list.
+fn account_text(option: &str, label: &str, value: &str, max: usize) -> Result<(), ServerError> {
+    let refused = |reason: String| ServerError::BadConfig {
+        source_name: option.into(),
+        reason,
+    };
+    bench_protocol::validate::check_text("account", label, value, max, true)
+        .map_err(|e| refused(e.reason))?;
+    if value.chars().any(crate::store::is_invisible_format) {
+        return Err(refused(format!(
+            "The {label} holds invisible characters (such as a text-direction mark or a zero-width space); retype it."
+        )));
+    }
+    Ok(())
+}
+
 /// Adds an account, reading its password from standard input.
 pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
     dir.require_exists()?;
@@ -321,22 +346,26 @@ pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
         role: user.role.to_string(),
     })?;
     let username = user.username.trim();
-    if username.is_empty()
-        || username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
+    let display_name = user.display_name.trim();
+    account_text("--username", "username", username, MAX_USERNAME_CHARS)?;
+    if username.chars().any(char::is_whitespace) {
         return Err(ServerError::BadConfig {
             source_name: "--username".into(),
-            reason: "a username must be non-empty and contain no spaces".into(),
+            reason: "The username contains a space; choose one without spaces.".into(),
         });
     }
+    account_text(
+        "--display-name",
+        "display name",
+        display_name,
+        MAX_DISPLAY_NAME_CHARS,
+    )?;
     let password = password_from_stdin()?;
     let store = open_store(dir)?;
     let secret = user.with_totp.then(TotpSecret::generate);
     let id = store.create_account(NewAccount {
         username,
-        display_name: user.display_name,
+        display_name,
         role,
         clinic_id: None,
         password_hash: auth::hash_password(&password)?,

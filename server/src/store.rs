@@ -53,7 +53,7 @@ use crate::totp::TotpSecret;
 mod devices;
 mod transfer;
 
-pub use devices::{Revoked, Revoker, MAX_DEVICE_NAME};
+pub use devices::{is_invisible_format, Revoked, Revoker, MAX_DEVICE_NAME};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clinics (

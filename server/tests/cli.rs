@@ -129,6 +129,73 @@ fn user_add_refuses_a_short_password_and_an_unknown_role() {
 }
 
 #[test]
+fn user_add_refuses_hidden_characters_and_an_empty_display_name_and_creates_nothing() {
+    let dir = DataDir::init();
+    let add = |username: &str, display_name: &str| {
+        run(
+            &[
+                "user",
+                "add",
+                "--data-dir",
+                dir.arg(),
+                "--username",
+                username,
+                "--display-name",
+                display_name,
+                "--role",
+                "clinic_practitioner",
+                "--password-stdin",
+            ],
+            Some("long enough password\n"),
+        )
+    };
+    for (username, display_name, option, says) in [
+        (
+            "bad\u{202e}user",
+            "Evil Name",
+            "--username",
+            "control characters",
+        ),
+        (
+            "gooduser",
+            "Evil\u{202e}Name\u{7}",
+            "--display-name",
+            "control characters",
+        ),
+        ("gooduser", "", "--display-name", "is empty"),
+        ("gooduser", "   ", "--display-name", "is empty"),
+        (
+            "gooduser",
+            "Amina\u{200f} Otieno",
+            "--display-name",
+            "invisible characters",
+        ),
+        (
+            "bad\u{200e}user",
+            "Amina Otieno",
+            "--username",
+            "invisible characters",
+        ),
+        ("bad user", "Amina Otieno", "--username", "space"),
+    ] {
+        let (ok, out, err) = add(username, display_name);
+        assert!(!ok, "{username:?} / {display_name:?} accepted: {out}");
+        assert!(err.contains(option) && err.contains(says), "{err}");
+    }
+    let db = rusqlite::Connection::open(dir.path.join("bench.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM accounts WHERE username IN ('gooduser', 'bad user') OR username LIKE 'bad%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0, "nothing created");
+    let (ok, _, err) = add("gooduser", "Amina Otieno");
+    assert!(ok, "{err}");
+}
+
+#[test]
 fn audit_verify_on_a_fresh_directory_reports_the_set_up_entries_each_signed() {
     let dir = DataDir::init();
     let (ok, out, err) = run(&["audit", "verify", "--data-dir", dir.arg()], None);

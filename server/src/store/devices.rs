@@ -68,7 +68,7 @@ pub struct Revoked {
 /// Whether `c` is an invisible format character: bidirectional controls
 /// and marks (which can make a label read backwards in the admin's list),
 /// zero-width characters, soft hyphen, byte-order mark and the like.
-pub(crate) fn is_invisible_format(c: char) -> bool {
+pub fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
