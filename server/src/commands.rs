@@ -283,7 +283,8 @@ fn create_private_dir(path: &Path) -> Result<(), ServerError> {
 
 /// Reads a password from standard input (one line; the newline is not part
 /// of it). Never from the command line, where `ps` and shell history see it.
-fn password_from_stdin() -> Result<Zeroizing<String>, ServerError> {
+/// `command` (e.g. `user add`) is named in the hint of a refusal.
+fn password_from_stdin(command: &str) -> Result<Zeroizing<String>, ServerError> {
     let mut raw = Zeroizing::new(String::new());
     std::io::stdin()
         .read_to_string(&mut raw)
@@ -294,7 +295,7 @@ fn password_from_stdin() -> Result<Zeroizing<String>, ServerError> {
     if password.chars().count() < auth::MIN_PASSWORD_CHARS {
         return Err(ServerError::Password {
             reason: format!(
-                "the password on standard input is shorter than {} characters; pipe a longer one, e.g. `printf '%s' \"$PASSWORD\" | bench-server user add ...`",
+                "the password on standard input is shorter than {} characters; pipe a longer one, e.g. `printf '%s' \"$PASSWORD\" | bench-server {command} ...`",
                 auth::MIN_PASSWORD_CHARS
             ),
         });
@@ -360,7 +361,7 @@ pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
         display_name,
         MAX_DISPLAY_NAME_CHARS,
     )?;
-    let password = password_from_stdin()?;
+    let password = password_from_stdin("user add")?;
     let store = open_store(dir)?;
     let secret = user.with_totp.then(TotpSecret::generate);
     let id = store.create_account(NewAccount {
@@ -396,7 +397,7 @@ pub fn user_add(dir: &DataDir, user: UserAdd<'_>) -> Result<(), ServerError> {
 /// and ends every session and pending sign-in it had.
 pub fn user_passwd(dir: &DataDir, username: &str) -> Result<(), ServerError> {
     dir.require_exists()?;
-    let password = password_from_stdin()?;
+    let password = password_from_stdin("user passwd")?;
     let store = open_store(dir)?;
     let hash = auth::hash_password(&password)?;
     let (id, ended) = store

@@ -192,6 +192,7 @@ pub fn router(state: AppRef) -> Router {
     routes_table()
         .router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -271,12 +272,30 @@ impl Failure {
             &message,
         )
     }
-    fn forbidden() -> Failure {
-        Failure::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "Your role does not give access to client records.",
-        )
+    /// The caller's role may not use `route`, said for that route.
+    fn forbidden(route: &str) -> Failure {
+        let message = match route {
+            routes::CLIENTS
+            | routes::CLIENT
+            | routes::SYNC_PUSH
+            | routes::SYNC_PULL
+            | routes::NOTE_COSIGN => "Your role does not give access to client records.",
+            routes::SHARES | routes::SHARE_REVOKE | routes::SUPPORT_GRANTS => {
+                "Only a practitioner can share their clients' records or grant support access to them."
+            }
+            routes::TEAM | routes::SUPERVISION | routes::SUPERVISION_REVOKE => {
+                "Only the clinic admin can manage the team and supervision."
+            }
+            routes::DEVICES | routes::DEVICE_REVOKE => "Your role does not allow managing devices.",
+            routes::CLIENT_TRANSFER => "Your role does not allow transferring clients.",
+            routes::SCHEDULE
+            | routes::SCHEDULE_CLIENTS
+            | routes::APPOINTMENT_STATUS
+            | routes::INVOICES
+            | routes::INVOICE_STATUS => "Your role does not give access to scheduling or billing.",
+            _ => "Your role does not allow this.",
+        };
+        Failure::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
     fn device_revoked() -> Failure {
         Failure::new(
@@ -318,6 +337,16 @@ async fn not_found() -> Failure {
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,
         "There is no such route on this server.",
+    )
+}
+
+/// A known route called with a method it does not serve: an [`ApiError`]
+/// like every other refusal, not an empty body.
+async fn method_not_allowed() -> Failure {
+    Failure::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::BadRequest,
+        "This route does not accept that method (for example GET where POST is needed).",
     )
 }
 
@@ -464,7 +493,7 @@ impl Authed {
             let mut entry = self.entry(Event::AccessDenied, ip(peer));
             entry.details = serde_json::json!({ "route": route });
             audit(state, entry).await?;
-            return Err(Failure::forbidden());
+            return Err(Failure::forbidden(route));
         }
         Ok(())
     }

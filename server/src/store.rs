@@ -902,16 +902,16 @@ impl Store {
             Ok(self.account_by_id(id)?.map(|a| a.role))
         };
         if role(req.supervisor_id)? != Some(Role::Supervisor) {
-            return Ok(Err(forbidden(
-                "supervisor_id must be a supervisor's account.",
+            return Ok(Err(bad_request(
+                "The chosen supervisor's account is not a supervisor.",
             )));
         }
         if !matches!(
             role(req.practitioner_id)?,
             Some(Role::SoloPractitioner | Role::ClinicPractitioner)
         ) {
-            return Ok(Err(forbidden(
-                "practitioner_id must be a practitioner's account.",
+            return Ok(Err(bad_request(
+                "The chosen practitioner's account is not a practitioner (solo or clinic).",
             )));
         }
         let live: Option<String> = self
@@ -1076,7 +1076,9 @@ impl Store {
             )));
         }
         if self.account_by_id(req.operator_id)?.map(|a| a.role) != Some(Role::Operations) {
-            return Ok(Err(forbidden("operator_id must be an operations account.")));
+            return Ok(Err(bad_request(
+                "The chosen support account is not an operations account.",
+            )));
         }
         let expires_at = now + req.duration_secs;
         let grant = SupportGrant {
@@ -1557,11 +1559,15 @@ impl Store {
                 .optional()
                 .map_err(db)?;
             if client_owner.as_deref() != Some(owner_s.as_str()) {
-                // Unknown and not-yours read the same, so ids reveal nothing.
-                return Ok(rejected(
-                    RejectCode::Forbidden,
-                    "This note is for a client that is not one of yours on the server; sync the client first.",
-                ));
+                // Unknown and not-yours read the same, so ids reveal nothing;
+                // a client the caller may read through a share or supervision
+                // is named as such, since they already see it.
+                let message = if readable_client(&tx, &owner_s, note.client_id).map_err(db)? {
+                    READ_ONLY_CLIENT
+                } else {
+                    "This note is for a client that is not one of yours on the server; sync the client first."
+                };
+                return Ok(rejected(RejectCode::Forbidden, message));
             }
         }
         if let Record::Amendment(amendment) = &record {
@@ -1599,9 +1605,19 @@ impl Store {
             }
             Some(ex) => {
                 if ex.owner != owner_s {
+                    let client_id = match &record {
+                        Record::Client(c) => c.id,
+                        Record::Note(n) => n.client_id,
+                        Record::Amendment(a) => a.client_id,
+                    };
+                    let readable = readable_client(&tx, &owner_s, client_id).map_err(db)?;
                     return Ok(rejected(
                         RejectCode::Forbidden,
-                        "You may not change this record.",
+                        if readable {
+                            READ_ONLY_CLIENT
+                        } else {
+                            "You may not change this record."
+                        },
                     ));
                 }
                 if ex.kind != kind_str(record.kind()) {
@@ -1742,6 +1758,34 @@ fn kind_str(kind: RecordKind) -> &'static str {
         RecordKind::Note => "note",
         RecordKind::Amendment => "amendment",
     }
+}
+
+/// The refusal of a write to a client's record the caller may read (a
+/// share or supervision) but not change.
+const READ_ONLY_CLIENT: &str =
+    "This client's record belongs to another practitioner; you can read it but not change it.";
+
+/// Whether `viewer` may read `client_id`'s record through a share or a
+/// supervision (see [`Store::VISIBLE`]).
+fn readable_client(tx: &Connection, viewer: &str, client_id: Uuid) -> rusqlite::Result<bool> {
+    let role: Option<String> = tx
+        .query_row("SELECT role FROM accounts WHERE id = ?1", [viewer], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(role) = role else {
+        return Ok(false);
+    };
+    let sql = format!(
+        "SELECT 1 FROM records r WHERE r.id = ?3 AND r.kind = 'client' AND {}",
+        Store::VISIBLE
+    );
+    Ok(tx
+        .query_row(&sql, params![viewer, role, client_id.to_string()], |_| {
+            Ok(())
+        })
+        .optional()?
+        .is_some())
 }
 
 /// Why a new amendment may not be stored, if it may not: it is too large,

@@ -126,6 +126,25 @@ fn user_add_refuses_a_short_password_and_an_unknown_role() {
         Some("long enough password\n"),
     );
     assert!(!ok && err.contains("already exists"), "{err}");
+
+    // user passwd's hint names user passwd.
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "passwd",
+            "--data-dir",
+            dir.arg(),
+            "--username",
+            "x",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!ok && err.contains("shorter than"), "{err}");
+    assert!(
+        err.contains("bench-server user passwd") && !err.contains("user add"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -10,8 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bench_protocol::api::{
-    routes, Appointment, AppointmentStatus, AppointmentStatusChange, BookableClient, Change,
-    ChangeOutcome, ErrorCode, Invoice, InvoiceStatus, InvoiceStatusChange, LoginResponse,
+    routes, ApiError, Appointment, AppointmentStatus, AppointmentStatusChange, BookableClient,
+    Change, ChangeOutcome, ErrorCode, Invoice, InvoiceStatus, InvoiceStatusChange, LoginResponse,
     NewAppointment, NewInvoice, NewShare, NewSupervision, NewSupportGrant, PullResponse,
     PushRequest, PushResponse, Role, Share, Supervision, SupportGrant, TotpRequest,
 };
@@ -1045,6 +1045,149 @@ async fn the_same_supervision_or_share_twice_is_refused_and_revoking_ends_all_ac
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn refusals_say_what_the_route_is_and_wrong_accounts_are_bad_requests() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let w = World::build(&dir, &server).await;
+    let team = w.supervisee.own.as_ref().unwrap().0;
+    let shared = w.colleague.own.as_ref().unwrap().0;
+
+    // A 403 names the route's purpose, not client records everywhere.
+    let (status, e) = w
+        .clinic
+        .api
+        .get::<serde_json::Value>(routes::TEAM)
+        .await
+        .unwrap_err();
+    assert_eq!((status, e.code), (403, ErrorCode::Forbidden));
+    assert!(e.message.contains("clinic admin"), "{}", e.message);
+    let (status, e) = w
+        .admin
+        .api
+        .get::<serde_json::Value>(routes::SYNC_PULL)
+        .await
+        .unwrap_err();
+    assert_eq!(status, 403);
+    assert!(e.message.contains("client records"), "{}", e.message);
+    let (status, e) = w
+        .ops
+        .api
+        .get::<serde_json::Value>(routes::SCHEDULE)
+        .await
+        .unwrap_err();
+    assert_eq!(status, 403);
+    assert!(e.message.contains("scheduling"), "{}", e.message);
+
+    // The wrong kind of account in a request is a bad request, in words.
+    let (status, e) = w
+        .admin
+        .api
+        .post::<Supervision, _>(
+            routes::SUPERVISION,
+            &NewSupervision {
+                supervisor_id: w.clinic.id,
+                practitioner_id: w.solo.id,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+    assert!(e.message.contains("is not a supervisor"), "{}", e.message);
+    let (status, e) = w
+        .admin
+        .api
+        .post::<Supervision, _>(
+            routes::SUPERVISION,
+            &NewSupervision {
+                supervisor_id: w.supervisor.id,
+                practitioner_id: w.admin.id,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(e.message.contains("is not a practitioner"), "{}", e.message);
+    let (status, e) = w
+        .solo
+        .api
+        .post::<SupportGrant, _>(
+            routes::SUPPORT_GRANTS,
+            &NewSupportGrant {
+                client_id: w.solo.own.as_ref().unwrap().0,
+                operator_id: w.clinic.id,
+                ticket: "SUP-3".into(),
+                consent_reference: "agreed by phone, call log 9".into(),
+                duration_secs: 60,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(
+        e.message.contains("not an operations account"),
+        "{}",
+        e.message
+    );
+
+    // A supervisor or share grantee writing to a record they can read is
+    // told it is read-only; a stranger's client still reads as unknown.
+    let note = |client_id| {
+        change(
+            None,
+            Record::Note(SessionNote {
+                id: Uuid::new_v4(),
+                client_id,
+                session_date: "2026-01-05".into(),
+                body: "Synthetic note by a reader".into(),
+                status: NoteStatus::Draft,
+                created_at: "2026-01-05T09:00:00Z".into(),
+                updated_at: "2026-01-05T09:00:00Z".into(),
+                signed_at: None,
+            }),
+        )
+    };
+    let stranger = w.stranger.own.as_ref().unwrap().0;
+    for (api, client_id, read_only) in [
+        (&w.supervisor.api, team, true),
+        (&w.clinic.api, shared, true),
+        (&w.clinic.api, stranger, false),
+    ] {
+        let res: PushResponse = api
+            .post(
+                routes::SYNC_PUSH,
+                &PushRequest {
+                    changes: vec![
+                        note(client_id),
+                        change(Some(1), client(client_id, "Synthetic Rename")),
+                    ],
+                    audit: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        for r in &res.results {
+            let ChangeOutcome::Rejected {
+                reason: message, ..
+            } = &r.outcome
+            else {
+                panic!("a reader's write was not refused: {:?}", r.outcome);
+            };
+            assert_eq!(
+                message.contains("you can read it but not change it"),
+                read_only,
+                "{message}"
+            );
+        }
+    }
+
+    // A known route with the wrong method answers with an ApiError too.
+    let r = raw(&w.solo.api, "PUT", routes::SYNC_PUSH, None).await;
+    assert_eq!(r.0, 405);
+    let e: ApiError = json(&r);
+    assert!(e.message.contains("method"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_or_clinic_admin_gets_no_session_until_they_enrol_2fa() {
     let dir = DataDir::init();
     let server = Server::start(&dir);
@@ -1314,4 +1457,142 @@ async fn scheduling_and_billing_refuse_bad_input_keep_paid_invoices_and_audit_id
             }
         }
     }
+}
+
+/// `days` from today at `hh:mm` UTC, as RFC 3339.
+fn days_ahead_at(days: i64, hh_mm: &str) -> String {
+    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+    format!("{day}T{hh_mm}:00Z")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_times_overlaps_and_double_invoices_are_refused_with_a_sentence() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let mut seeded = Seeded::default();
+    let mut owner = person(&dir, &server, "owner", Role::ClinicPractitioner).await;
+    let admin = person(&dir, &server, "admin", Role::ClinicAdmin).await;
+    seed_client(&mut owner, &mut seeded).await;
+    seed_client(&mut owner, &mut seeded).await;
+    let (client_id, name) = owner.own.clone().unwrap();
+    let clients: Vec<BookableClient> = admin.api.get(routes::SCHEDULE_CLIENTS).await.unwrap();
+    let second = clients.iter().find(|c| c.id != client_id).unwrap().id;
+    let book = |client_id: Uuid, starts_at: String, minutes: u32| NewAppointment {
+        client_id,
+        starts_at,
+        duration_minutes: minutes,
+    };
+    let refused = |status: u16, e: ApiError| {
+        assert_eq!((status, e.code), (400, ErrorCode::BadRequest), "{}", e.message);
+        assert!(!e.message.contains(name.as_str()), "{}", e.message);
+        e.message
+    };
+
+    for (bad, says) in [
+        ("0001-01-01T00:00:00Z", "two years"),
+        ("2001-01-01T00:00:00Z", "two years"),
+        ("9999-12-31T23:59:59Z", "two years"),
+        ("9999-12-31T23:00:00Z", "two years"),
+        ("2027-01-04T09:00:00+23:59", "14 hours"),
+        ("2027-01-04T09:00:00-14:30", "14 hours"),
+        ("2026-12-31T23:59:60Z", "leap second"),
+    ] {
+        let (status, e) = admin
+            .api
+            .post::<Appointment, _>(routes::SCHEDULE, &book(client_id, bad.into(), 480))
+            .await
+            .unwrap_err();
+        let message = refused(status, e);
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+    let nine = days_ahead_at(7, "09:00");
+    let first: Appointment = admin
+        .api
+        .post(routes::SCHEDULE, &book(client_id, nine.clone(), 50))
+        .await
+        .unwrap();
+    // Kiribati's real +14:00 is a valid offset.
+    let kiribati = days_ahead_at(30, "23:00").replace('Z', "+14:00");
+    admin
+        .api
+        .post::<Appointment, _>(routes::SCHEDULE, &book(client_id, kiribati, 50))
+        .await
+        .unwrap();
+
+    // The same client, and the same practitioner with another client,
+    // overlapping: refused, naming the clash's time and not the client.
+    for (who, at) in [(client_id, "09:30"), (second, "08:30")] {
+        let (status, e) = admin
+            .api
+            .post::<Appointment, _>(routes::SCHEDULE, &book(who, days_ahead_at(7, at), 50))
+            .await
+            .unwrap_err();
+        let message = refused(status, e);
+        assert!(message.contains(&first.starts_at), "{message}");
+    }
+    // Back to back is no clash.
+    let after: Appointment = admin
+        .api
+        .post(routes::SCHEDULE, &book(second, days_ahead_at(7, "09:50"), 50))
+        .await
+        .unwrap();
+    // Cancelled frees the time; booking the cancelled one again then clashes.
+    let cancel = |id: Uuid, status: AppointmentStatus| {
+        let api = &admin.api;
+        async move {
+            api.post::<Appointment, _>(
+                &routes::appointment_status(id),
+                &AppointmentStatusChange { status },
+            )
+            .await
+        }
+    };
+    cancel(first.id, AppointmentStatus::Cancelled).await.unwrap();
+    let replaced: Appointment = admin
+        .api
+        .post(routes::SCHEDULE, &book(second, days_ahead_at(7, "09:10"), 30))
+        .await
+        .unwrap();
+    let (status, e) = cancel(first.id, AppointmentStatus::Booked)
+        .await
+        .unwrap_err();
+    assert!(refused(status, e).contains(&replaced.starts_at));
+    // A mistaken mark can be corrected: attended → booked.
+    cancel(after.id, AppointmentStatus::Attended).await.unwrap();
+    let back = cancel(after.id, AppointmentStatus::Booked).await.unwrap();
+    assert_eq!(back.status, AppointmentStatus::Booked);
+
+    // One appointment, one live invoice; a void one may be reissued.
+    let invoice = |appointment_id| NewInvoice {
+        client_id: second,
+        appointment_id: Some(appointment_id),
+        amount_cents: 150_000,
+    };
+    let i: Invoice = admin
+        .api
+        .post(routes::INVOICES, &invoice(after.id))
+        .await
+        .unwrap();
+    let (status, e) = admin
+        .api
+        .post::<Invoice, _>(routes::INVOICES, &invoice(after.id))
+        .await
+        .unwrap_err();
+    assert!(refused(status, e).contains("already invoiced"));
+    let _: Invoice = admin
+        .api
+        .post(
+            &routes::invoice_status(i.id),
+            &InvoiceStatusChange {
+                status: InvoiceStatus::Void,
+            },
+        )
+        .await
+        .unwrap();
+    let again: Invoice = admin
+        .api
+        .post(routes::INVOICES, &invoice(after.id))
+        .await
+        .unwrap();
+    assert_eq!(again.appointment_id, Some(after.id));
 }
