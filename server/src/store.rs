@@ -42,7 +42,7 @@ use uuid::Uuid;
 mod owners;
 mod schedule;
 
-pub use schedule::{reach as schedule_reach, Reach};
+pub use schedule::{reach as schedule_reach, BookRefused, Reach};
 
 use crate::audit::Event;
 use crate::clock;

@@ -1483,7 +1483,12 @@ async fn absurd_times_overlaps_and_double_invoices_are_refused_with_a_sentence()
         duration_minutes: minutes,
     };
     let refused = |status: u16, e: ApiError| {
-        assert_eq!((status, e.code), (400, ErrorCode::BadRequest), "{}", e.message);
+        assert_eq!(
+            (status, e.code),
+            (400, ErrorCode::BadRequest),
+            "{}",
+            e.message
+        );
         assert!(!e.message.contains(name.as_str()), "{}", e.message);
         e.message
     };
@@ -1533,7 +1538,10 @@ async fn absurd_times_overlaps_and_double_invoices_are_refused_with_a_sentence()
     // Back to back is no clash.
     let after: Appointment = admin
         .api
-        .post(routes::SCHEDULE, &book(second, days_ahead_at(7, "09:50"), 50))
+        .post(
+            routes::SCHEDULE,
+            &book(second, days_ahead_at(7, "09:50"), 50),
+        )
         .await
         .unwrap();
     // Cancelled frees the time; booking the cancelled one again then clashes.
@@ -1547,10 +1555,15 @@ async fn absurd_times_overlaps_and_double_invoices_are_refused_with_a_sentence()
             .await
         }
     };
-    cancel(first.id, AppointmentStatus::Cancelled).await.unwrap();
+    cancel(first.id, AppointmentStatus::Cancelled)
+        .await
+        .unwrap();
     let replaced: Appointment = admin
         .api
-        .post(routes::SCHEDULE, &book(second, days_ahead_at(7, "09:10"), 30))
+        .post(
+            routes::SCHEDULE,
+            &book(second, days_ahead_at(7, "09:10"), 30),
+        )
         .await
         .unwrap();
     let (status, e) = cancel(first.id, AppointmentStatus::Booked)

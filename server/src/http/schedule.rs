@@ -19,6 +19,17 @@ use uuid::Uuid;
 
 use super::{audit, ip, refused, ApiJson, AppRef, Authed, Failure};
 use crate::audit::Event;
+use crate::store::BookRefused;
+
+/// A refused booking or rebooking: 400 with its sentence.
+fn book_refused(r: BookRefused) -> Failure {
+    match r {
+        BookRefused::Refused(r) => refused(r),
+        BookRefused::Clash(sentence) => {
+            Failure::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &sentence)
+        }
+    }
+}
 
 /// No scheduling or billing for operations: they support the system, not
 /// the clinic's clients.
@@ -84,7 +95,7 @@ pub(super) async fn book(
         .call(move |s| s.book(&viewer, &req))
         .await?
         .ok_or_else(Failure::not_found)?
-        .map_err(refused)?;
+        .map_err(book_refused)?;
     let mut entry = who.entry(Event::AppointmentBooked, ip(peer));
     entry.record_id = Some(booked.client_id);
     entry.details = serde_json::json!({
@@ -112,7 +123,8 @@ pub(super) async fn set_status(
         .store
         .call(move |s| s.set_appointment_status(&viewer, id, req.status))
         .await?
-        .ok_or_else(Failure::not_found)?;
+        .ok_or_else(Failure::not_found)?
+        .map_err(book_refused)?;
     let mut entry = who.entry(Event::AppointmentStatusChanged, ip(peer));
     entry.record_id = Some(changed.client_id);
     entry.details = serde_json::json!({

@@ -122,6 +122,59 @@ fn utc(value: &str) -> Option<(String, i64)> {
     Some((t.format(&Rfc3339).ok()?, t.unix_timestamp()))
 }
 
+/// How far back an appointment may start: two years, so a session held
+/// earlier can still be booked after the fact and invoiced, but a mistyped
+/// year (0001, 2001) is refused.
+pub const BOOKABLE_PAST_SECS: i64 = 2 * 365 * 24 * 3600;
+/// How far ahead an appointment may start: two years, past any real
+/// clinic's planning, short of a mistyped year (9999).
+pub const BOOKABLE_AHEAD_SECS: i64 = 2 * 365 * 24 * 3600;
+/// The largest UTC offset in use anywhere (UTC+14, Kiribati; the lowest is
+/// UTC-12): anything beyond ±14:00 is a typing mistake.
+const MAX_OFFSET_SECS: i32 = 14 * 3600;
+
+/// A start time checked for an appointment, judged at `now` (Unix
+/// seconds): RFC 3339, a real offset, no leap second (the `time` crate would
+/// silently store `23:59:60` as `23:59:59.999999999`) and within the
+/// bookable window. `Err` is the sentence for the practitioner.
+fn start_time(value: &str, now: i64) -> Result<(String, i64), &'static str> {
+    let value = value.trim();
+    let t = OffsetDateTime::parse(value, &Rfc3339)
+        .map_err(|_| "The start time must be a date and time like 2026-03-02T09:00:00Z.")?;
+    if value.get(17..19) == Some("60") {
+        return Err("The start time has a 60th second (a leap second); book it at a whole minute, like 09:00:00.");
+    }
+    if t.offset().whole_seconds().abs() > MAX_OFFSET_SECS {
+        return Err(
+            "The start time's offset from UTC must be at most 14 hours, like +03:00 for Nairobi.",
+        );
+    }
+    let (text, unix) =
+        utc(value).ok_or("The start time must be a date and time like 2026-03-02T09:00:00Z.")?;
+    if !(now - BOOKABLE_PAST_SECS..=now + BOOKABLE_AHEAD_SECS).contains(&unix) {
+        return Err(
+            "An appointment must start within two years of today, before or after; check the year.",
+        );
+    }
+    Ok((text, unix))
+}
+
+/// Why a booking was refused.
+#[derive(Debug)]
+pub enum BookRefused {
+    /// A fixed sentence, as for every other refusal.
+    Refused(Refused),
+    /// The practitioner or the client already has an appointment that
+    /// overlaps; the sentence names its start time (never the client).
+    Clash(String),
+}
+
+impl From<Refused> for BookRefused {
+    fn from(r: Refused) -> Self {
+        BookRefused::Refused(r)
+    }
+}
+
 impl Store {
     /// The client's holder and name, from the sealed record; `None` when
     /// there is no such client.
@@ -323,11 +376,15 @@ impl Store {
     /// Books an appointment with the practitioner who holds the client's
     /// record. `None` when the client is unknown or out of the caller's
     /// reach (answer "not found", so ids reveal nothing).
+    ///
+    /// Refused: a start time outside [`start_time`]'s rules, a duration
+    /// out of range, and a time that overlaps another appointment (not
+    /// cancelled) of the same practitioner or the same client.
     pub fn book(
         &self,
         viewer: &Account,
         req: &NewAppointment,
-    ) -> Result<Option<Result<Appointment, Refused>>, ServerError> {
+    ) -> Result<Option<Result<Appointment, BookRefused>>, ServerError> {
         let reach = reach(viewer);
         let Some(client) = self.identity(req.client_id)? else {
             return Ok(None);
@@ -335,15 +392,24 @@ impl Store {
         if !reach.covers(client.practitioner) {
             return Ok(None);
         }
-        let Some((starts_at, starts_unix)) = utc(&req.starts_at) else {
-            return Ok(Some(Err(incomplete(
-                "The start time must be a date and time like 2026-03-02T09:00:00Z.",
-            ))));
+        let (starts_at, starts_unix) = match start_time(&req.starts_at, clock::now_unix() as i64) {
+            Ok(t) => t,
+            Err(why) => return Ok(Some(Err(incomplete(why).into()))),
         };
         if !(MIN_APPOINTMENT_MINUTES..=MAX_APPOINTMENT_MINUTES).contains(&req.duration_minutes) {
             return Ok(Some(Err(incomplete(
                 "An appointment lasts from 5 minutes to 8 hours.",
-            ))));
+            )
+            .into())));
+        }
+        if let Some(clash) = self.clash(
+            None,
+            client.practitioner,
+            req.client_id,
+            starts_unix,
+            req.duration_minutes,
+        )? {
+            return Ok(Some(Err(clash)));
         }
         let id = Uuid::new_v4();
         self.conn
@@ -377,20 +443,81 @@ impl Store {
         })))
     }
 
-    /// Marks an appointment attended, cancelled, a no-show or booked again
-    /// (a mark made by mistake can be corrected; each change is audited).
-    /// `None` when it is unknown or out of the caller's reach.
+    /// The first appointment (not cancelled, not `except`) of `practitioner`
+    /// or of `client_id` that overlaps `[starts_unix, +minutes)`, as the
+    /// refusal naming its start time.
+    fn clash(
+        &self,
+        except: Option<Uuid>,
+        practitioner: Uuid,
+        client_id: Uuid,
+        starts_unix: i64,
+        minutes: u32,
+    ) -> Result<Option<BookRefused>, ServerError> {
+        let ends_unix = starts_unix + i64::from(minutes) * 60;
+        let found: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT starts_at, practitioner FROM appointments
+                 WHERE status != ?1 AND (?2 IS NULL OR id != ?2)
+                   AND (practitioner = ?3 OR client_id = ?4)
+                   AND starts_unix < ?6 AND starts_unix + duration_minutes * 60 > ?5
+                 ORDER BY starts_unix LIMIT 1",
+                params![
+                    AppointmentStatus::Cancelled.as_str(),
+                    except.map(|e| e.to_string()),
+                    practitioner.to_string(),
+                    client_id.to_string(),
+                    starts_unix,
+                    ends_unix
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.db())?;
+        Ok(found.map(|(at, with)| {
+            let whose = if with == practitioner.to_string() {
+                "the practitioner"
+            } else {
+                "this client"
+            };
+            BookRefused::Clash(format!(
+                "This time overlaps {whose}'s appointment starting {at}; choose another time or cancel that one first."
+            ))
+        }))
+    }
+
+    /// Marks an appointment attended, cancelled, a no-show or booked again.
+    /// Any status may follow any other, attended → booked included: a mark
+    /// made by mistake can be corrected, and each change is audited. Booking
+    /// a cancelled appointment again is refused when its time now overlaps
+    /// another of the practitioner's or the client's. `None` when it is
+    /// unknown or out of the caller's reach.
     pub fn set_appointment_status(
         &self,
         viewer: &Account,
         id: Uuid,
         status: AppointmentStatus,
-    ) -> Result<Option<Appointment>, ServerError> {
+    ) -> Result<Option<Result<Appointment, BookRefused>>, ServerError> {
         let Some(mut appointment) = self.appointment(id)? else {
             return Ok(None);
         };
         if !reach(viewer).covers(appointment.practitioner_id) {
             return Ok(None);
+        }
+        if appointment.status == AppointmentStatus::Cancelled
+            && status != AppointmentStatus::Cancelled
+        {
+            let starts_unix = utc(&appointment.starts_at).map_or(0, |(_, u)| u);
+            if let Some(clash) = self.clash(
+                Some(id),
+                appointment.practitioner_id,
+                appointment.client_id,
+                starts_unix,
+                appointment.duration_minutes,
+            )? {
+                return Ok(Some(Err(clash)));
+            }
         }
         self.conn
             .execute(
@@ -399,7 +526,7 @@ impl Store {
             )
             .map_err(self.db())?;
         appointment.status = status;
-        Ok(Some(appointment))
+        Ok(Some(Ok(appointment)))
     }
 
     /// Invoices `viewer` reaches, newest first.
@@ -459,7 +586,9 @@ impl Store {
     }
 
     /// Issues an invoice to a client for the practitioner who holds their
-    /// record. `None` when the client (or the appointment named) is unknown
+    /// record. One appointment is invoiced once: a second invoice for it is
+    /// refused while the first is issued or paid (a void one may be
+    /// reissued). `None` when the client (or the appointment named) is unknown
     /// or out of the caller's reach.
     pub fn issue_invoice(
         &self,
@@ -482,6 +611,21 @@ impl Store {
                     ))))
                 }
                 _ => return Ok(None),
+            }
+        }
+        if let Some(appointment_id) = req.appointment_id {
+            let billed: bool = self
+                .conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM invoices WHERE appointment_id = ?1 AND status != ?2)",
+                    params![appointment_id.to_string(), InvoiceStatus::Void.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(self.db())?;
+            if billed {
+                return Ok(Some(Err(incomplete(
+                    "This appointment is already invoiced; void that invoice first to issue a new one.",
+                ))));
             }
         }
         if !(1..=MAX_INVOICE_CENTS).contains(&req.amount_cents) {
@@ -590,5 +734,33 @@ mod tests {
         assert_eq!(unix, 1_772_442_000);
         assert!(utc("2026-03-02 09:00").is_none());
         assert!(utc("tomorrow").is_none());
+    }
+
+    #[test]
+    fn a_start_time_must_be_plausible_real_and_within_two_years() {
+        // 2026-12-04T00:00:00Z
+        let now = 1_796_342_400;
+        assert_eq!(
+            start_time("2027-01-04T12:00:00+03:00", now).unwrap().0,
+            "2027-01-04T09:00:00Z"
+        );
+        assert!(start_time("2025-01-01T09:00:00Z", now).is_ok());
+        assert!(start_time("2028-06-01T09:00:00+14:00", now).is_ok());
+        assert!(start_time("2027-01-04T09:00:00-12:00", now).is_ok());
+        for (bad, says) in [
+            ("0001-01-01T00:00:00Z", "two years"),
+            ("2001-01-01T00:00:00Z", "two years"),
+            ("9999-12-31T23:59:59Z", "two years"),
+            ("2024-12-01T09:00:00Z", "two years"),
+            ("2029-01-01T09:00:00Z", "two years"),
+            ("2027-01-04T09:00:00+23:59", "14 hours"),
+            ("2027-01-04T09:00:00-14:01", "14 hours"),
+            ("2026-12-31T23:59:60Z", "leap second"),
+            ("2027-01-01T02:59:60.5+03:00", "leap second"),
+            ("next Tuesday", "2026-03-02T09:00:00Z"),
+        ] {
+            let why = start_time(bad, now).unwrap_err();
+            assert!(why.contains(says), "{bad}: {why}");
+        }
     }
 }
