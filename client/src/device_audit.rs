@@ -408,5 +408,9 @@ mod tests {
         words.sort_unstable();
         words.dedup();
         assert_eq!(words.len(), EditKind::ALL.len(), "no word used twice");
+        // The server accepts exactly these kinds and refuses any other.
+        let mut accepted = bench_protocol::api::DEVICE_AUDIT_KINDS.to_vec();
+        accepted.sort_unstable();
+        assert_eq!(words, accepted);
     }
 }

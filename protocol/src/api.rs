@@ -843,9 +843,7 @@ pub struct DeviceAuditEntry {
     pub entry_id: Uuid,
     /// When it happened on the device, RFC 3339 UTC.
     pub occurred_at: String,
-    /// What happened, in lower-case words joined by `_` (at most
-    /// [`MAX_DEVICE_AUDIT_KIND`] characters), e.g. `note_edited`,
-    /// `client_edited`, `record_viewed_offline`.
+    /// What happened: one of [`DEVICE_AUDIT_KINDS`], e.g. `note_edited`.
     pub kind: String,
     /// The record concerned, if one.
     pub record_id: Option<Uuid>,
@@ -872,6 +870,22 @@ pub struct DeviceAuditResponse {
 
 /// Longest [`DeviceAuditEntry::kind`] accepted.
 pub const MAX_DEVICE_AUDIT_KIND: usize = 40;
+
+/// Every [`DeviceAuditEntry::kind`] the server accepts: the edits the
+/// client's device audit records (`client/src/device_audit.rs`, whose test
+/// keeps the two lists equal). Anything else is refused, so free text (a
+/// client's name) can never reach the audit log through a kind.
+// Limitation: a new kind must reach the server before the app that sends
+// it, or that app's uploads are refused until the server is updated.
+pub const DEVICE_AUDIT_KINDS: &[&str] = &[
+    "client_created",
+    "client_edited",
+    "note_created",
+    "note_edited",
+    "note_signed",
+    "note_amended",
+    "conflict_kept_theirs",
+];
 
 /// Most entries in one [`DeviceAuditUpload`].
 pub const MAX_DEVICE_AUDIT_ENTRIES: usize = 1000;

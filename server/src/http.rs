@@ -20,7 +20,7 @@ use bench_protocol::api::{
     routes, ApiError, Cosignature, DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload,
     ErrorCode, LoginRequest, LoginResponse, NewShare, NewSupervision, NewSupportGrant, PushRequest,
     PushResponse, Role, SessionInfo, Share, Supervision, SupportGrant, TeamMember, TotpRequest,
-    MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND, MAX_PULL_LIMIT,
+    DEVICE_AUDIT_KINDS, MAX_DEVICE_AUDIT_ENTRIES, MAX_PULL_LIMIT,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -1085,17 +1085,19 @@ fn device_entries(
     }
     let mut entries = Vec::with_capacity(uploaded.len());
     for e in uploaded {
-        // The kind is stored as given, so it must be a plain word: never
-        // free text that could carry a name.
-        let plain = !e.kind.is_empty()
-            && e.kind.len() <= MAX_DEVICE_AUDIT_KIND
-            && e.kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        // The kind is stored as given, so it must be one the app records:
+        // never free text that could carry a name.
+        if !DEVICE_AUDIT_KINDS.contains(&e.kind.as_str()) {
+            return Err(bad("An audit entry's kind is not one this app records (such as note_edited); update the app or the server. Nothing was stored."));
+        }
         let when = time::OffsetDateTime::parse(
             &e.occurred_at,
             &time::format_description::well_known::Rfc3339,
         );
-        if !plain || when.is_err() {
-            return Err(bad("An audit entry's kind must be lower-case words joined by _, and its time RFC 3339; nothing was stored."));
+        if when.is_err() {
+            return Err(bad(
+                "An audit entry's time must be RFC 3339; nothing was stored.",
+            ));
         }
         // A device's clock may be off by minutes or hours, never by more
         // than a day ahead, and nothing was recorded before this software

@@ -323,6 +323,20 @@ async fn entries_a_device_recorded_offline_are_stored_once_with_its_device_id() 
         .await
         .unwrap_err();
     assert_eq!(status, 400);
+    // So is a plain word that is not a kind the app records (it could
+    // still be a name).
+    bad.entries[0].kind = "wanjiku_synthclient".into();
+    let (status, e) = api
+        .post::<DeviceAuditResponse, _>(routes::AUDIT_UPLOAD, &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    assert!(
+        e.message.contains("not one this app records"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("wanjiku"), "{}", e.message);
     server.stop();
 
     let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
@@ -351,7 +365,7 @@ async fn another_accounts_device_entry_id_is_refused_on_upload_and_on_push() {
     let entry = |entry_id| DeviceAuditEntry {
         entry_id,
         occurred_at: "2026-02-01T10:00:00Z".into(),
-        kind: "record_viewed_offline".into(),
+        kind: "note_signed".into(),
         record_id: None,
         change_id: None,
     };
@@ -433,8 +447,8 @@ async fn another_accounts_device_entry_id_is_refused_on_upload_and_on_push() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_batch_of_device_entries_fits_one_upload_and_one_more_is_refused() {
     use bench_protocol::api::{
-        DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload, ErrorCode,
-        MAX_DEVICE_AUDIT_ENTRIES, MAX_DEVICE_AUDIT_KIND,
+        DeviceAuditEntry, DeviceAuditResponse, DeviceAuditUpload, ErrorCode, DEVICE_AUDIT_KINDS,
+        MAX_DEVICE_AUDIT_ENTRIES,
     };
     let dir = DataDir::init();
     let server = Server::start(&dir);
@@ -445,7 +459,11 @@ async fn a_full_batch_of_device_entries_fits_one_upload_and_one_more_is_refused(
             .map(|_| DeviceAuditEntry {
                 entry_id: Uuid::new_v4(),
                 occurred_at: "2026-02-01T10:00:00.123456789Z".into(),
-                kind: "k".repeat(MAX_DEVICE_AUDIT_KIND),
+                kind: DEVICE_AUDIT_KINDS
+                    .iter()
+                    .max_by_key(|k| k.len())
+                    .unwrap()
+                    .to_string(),
                 record_id: Some(Uuid::new_v4()),
                 change_id: Some(Uuid::new_v4()),
             })

@@ -447,7 +447,7 @@ async fn probe(
             let body = serde_json::json!({ "entries": [{
                 "entry_id": Uuid::new_v4(),
                 "occurred_at": "2026-01-03T10:00:00Z",
-                "kind": "record_viewed_offline",
+                "kind": "note_edited",
                 "record_id": null,
                 "change_id": null,
             }]});
