@@ -457,7 +457,8 @@ pub struct NewShare {
     /// The colleague (a clinic practitioner) to share with.
     pub grantee_id: Uuid,
     /// Where the client's consent is recorded (e.g. a consent form number);
-    /// required and non-empty. Must not contain the client's name.
+    /// required, and a code such as `CF-2026-014`
+    /// ([`crate::validate::reference`]), never the client's name.
     pub consent_reference: String,
 }
 
@@ -588,9 +589,11 @@ pub struct NewSupportGrant {
     pub client_id: Uuid,
     /// The operations account.
     pub operator_id: Uuid,
-    /// The support ticket; required and non-empty.
+    /// The support ticket; required, and a code such as `TICKET-77`
+    /// ([`crate::validate::reference`]), never a name.
     pub ticket: String,
-    /// Where the practitioner's consent is recorded; required and non-empty.
+    /// Where the practitioner's consent is recorded; required, and a code
+    /// such as `CF-2026-014`.
     pub consent_reference: String,
     /// How long the grant lasts, in seconds (at most [`MAX_SUPPORT_GRANT_SECS`]).
     pub duration_secs: u64,

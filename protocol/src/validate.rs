@@ -300,6 +300,35 @@ pub fn new_record(r: &Record, today: &str) -> Result<(), Invalid> {
     plausible(r, today)
 }
 
+/// The longest reference (consent reference, support ticket) accepted.
+pub const MAX_REFERENCE_CHARS: usize = 40;
+
+/// Checks a reference such as a consent reference or a support ticket:
+/// 1 to [`MAX_REFERENCE_CHARS`] characters of ASCII letters, digits and
+/// `-_/#.:`, no spaces, and at least one digit, so it is a code
+/// (`CF-2026-014`, `#4411`, `TICKET-77`) and cannot carry a client's name
+/// into plaintext tables and the audit log. `label` names it for people.
+pub fn reference(field: &'static str, label: &str, value: &str) -> Result<(), Invalid> {
+    let ok = !value.is_empty()
+        && value.chars().count() <= MAX_REFERENCE_CHARS
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_/#.:".contains(c))
+        && value.chars().any(|c| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!(
+                "The {label} must be a reference such as CF-2026-014 or #4411, not a name: \
+                 letters, digits and - _ / # . : only, no spaces, at least one digit, at most \
+                 {MAX_REFERENCE_CHARS} characters."
+            ),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +509,37 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn a_reference_is_a_short_code_never_a_name() {
+        for ok in [
+            "CF-2026-014",
+            "#4411",
+            "TICKET-77",
+            "a/b.c:1_x",
+            &"7".repeat(40),
+        ] {
+            assert!(reference("ticket", "ticket", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Wanjiku",
+            "Wanjiku Synthetic 2026",
+            "consent form 14",
+            "CF 2026",
+            "CF-2026\n",
+            "CF-2026-é1",
+            &"7".repeat(41),
+        ] {
+            let e = reference("consent_reference", "consent reference", bad).unwrap_err();
+            assert_eq!(e.field, "consent_reference");
+            assert!(e.reason.contains("CF-2026-014"), "{e}");
+            assert!(bad.is_empty() || !e.reason.contains(bad), "{e}");
+        }
+        // Limitation: a word with a digit passes the format; the rule bounds
+        // what a reference can hold, it cannot recognise every name.
+        assert!(reference("ticket", "ticket", "Wanjiku-1").is_ok());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use bench_protocol::api::{
     NewSupervision, NewSupportGrant, Practitioner, PullResponse, RejectCode, Role, ServerChange,
     Share, Supervision, SupportGrant, TeamMember, MAX_NOTE_BYTES, MAX_SUPPORT_GRANT_SECS,
 };
-use bench_protocol::{NoteAmendment, NoteStatus, Record, RecordKind};
+use bench_protocol::{validate, NoteAmendment, NoteStatus, Record, RecordKind};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
@@ -315,6 +315,12 @@ fn forbidden(message: &'static str) -> Refused {
         message,
     }
 }
+
+/// The refusal of a consent reference that is not a code
+/// ([`validate::reference`]).
+const BAD_CONSENT_REFERENCE: &str = "The consent reference must be a reference such as \
+     CF-2026-014, not a name: letters, digits and - _ / # . : only, no spaces, at least one \
+     digit, at most 40 characters.";
 
 fn incomplete(message: &'static str) -> Refused {
     Refused {
@@ -767,6 +773,10 @@ impl Store {
                 "Record where the client's consent is kept (consent_reference) before sharing.",
             )));
         }
+        // Stored and audited in plain text: a code, never a name.
+        if validate::reference("consent_reference", "", req.consent_reference.trim()).is_err() {
+            return Ok(Err(incomplete(BAD_CONSENT_REFERENCE)));
+        }
         if self.client_owner(req.client_id)? != Some(owner.id) {
             return Ok(Err(forbidden(
                 "You can share only your own clients' records.",
@@ -1064,6 +1074,17 @@ impl Store {
             return Ok(Err(incomplete(
                 "A support grant needs both the support ticket and where your consent is recorded.",
             )));
+        }
+        // Stored and audited in plain text: codes, never a name.
+        if validate::reference("ticket", "", req.ticket.trim()).is_err() {
+            return Ok(Err(incomplete(
+                "The support ticket must be a reference such as TICKET-77 or #4411, not a name: \
+                 letters, digits and - _ / # . : only, no spaces, at least one digit, at most 40 \
+                 characters.",
+            )));
+        }
+        if validate::reference("consent_reference", "", req.consent_reference.trim()).is_err() {
+            return Ok(Err(incomplete(BAD_CONSENT_REFERENCE)));
         }
         if req.duration_secs == 0 || req.duration_secs > MAX_SUPPORT_GRANT_SECS {
             return Ok(Err(incomplete(

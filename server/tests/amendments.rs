@@ -341,7 +341,7 @@ async fn only_the_author_may_amend_and_everyone_who_reads_the_note_pulls_the_ame
             &NewShare {
                 client_id,
                 grantee_id: colleague_id,
-                consent_reference: "synthetic consent form CF-0101".into(),
+                consent_reference: "CF-0101".into(),
             },
         )
         .await

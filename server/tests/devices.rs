@@ -521,7 +521,7 @@ async fn a_transferred_client_leaves_the_old_owners_pull_and_arrives_in_the_new_
             &NewShare {
                 client_id,
                 grantee_id: c_id,
-                consent_reference: "consent form CF-77".into(),
+                consent_reference: "CF-77".into(),
             },
         )
         .await

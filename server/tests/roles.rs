@@ -236,7 +236,7 @@ impl World {
                 &NewShare {
                     client_id: colleague.own.as_ref().unwrap().0,
                     grantee_id: clinic.id,
-                    consent_reference: "consent form CF-0001".into(),
+                    consent_reference: "CF-0001".into(),
                 },
             )
             .await
@@ -462,7 +462,7 @@ async fn probe(
             let body = serde_json::to_value(NewShare {
                 client_id: target,
                 grantee_id: grantee,
-                consent_reference: "consent form CF-0002".into(),
+                consent_reference: "CF-0002".into(),
             })
             .unwrap();
             let created = keep(raw(api, "POST", routes::SHARES, Some(body)).await);
@@ -510,7 +510,7 @@ async fn probe(
                 client_id: target,
                 operator_id: w.ops.id,
                 ticket: "SUP-1".into(),
-                consent_reference: "practitioner agreed by phone, call log 7".into(),
+                consent_reference: "CALL-LOG-7".into(),
                 duration_secs: 60,
             })
             .unwrap();
@@ -770,13 +770,35 @@ async fn an_operations_grant_needs_a_ticket_and_consent_expires_on_time_and_ever
         consent_reference: consent.into(),
         duration_secs: secs,
     };
-    for refused in [grant("", "consent log 1", 60), grant("SUP-9", "  ", 60)] {
+    for refused in [grant("", "CF-2026-014", 60), grant("SUP-9", "  ", 60)] {
         let (status, e) = owner
             .api
             .post::<SupportGrant, _>(routes::SUPPORT_GRANTS, &refused)
             .await
             .unwrap_err();
         assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+    }
+    // Both land in plain tables and the audit log: codes, never a name.
+    for (refused, says) in [
+        (grant("Wanjiku Synthclient", "CF-2026-014", 60), "TICKET-77"),
+        (
+            grant("SUP-9", "consent of Wanjiku Synthclient", 60),
+            "CF-2026-014",
+        ),
+        (grant("SUP-9", "Wanjiku", 60), "CF-2026-014"),
+    ] {
+        let (status, e) = owner
+            .api
+            .post::<SupportGrant, _>(routes::SUPPORT_GRANTS, &refused)
+            .await
+            .unwrap_err();
+        assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+        assert!(
+            e.message.contains(says) && e.message.contains("not a name"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("Wanjiku"), "{}", e.message);
     }
     assert_eq!(
         raw(&ops.api, "GET", &routes::client(client_id), None)
@@ -788,7 +810,7 @@ async fn an_operations_grant_needs_a_ticket_and_consent_expires_on_time_and_ever
     let issued = std::time::Instant::now();
     let g: SupportGrant = owner
         .api
-        .post(routes::SUPPORT_GRANTS, &grant("SUP-9", "consent log 1", 10))
+        .post(routes::SUPPORT_GRANTS, &grant("SUP-9", "CF-2026-014", 10))
         .await
         .unwrap();
     let r = raw(&ops.api, "GET", &routes::client(client_id), None).await;
@@ -982,7 +1004,7 @@ async fn the_same_supervision_or_share_twice_is_refused_and_revoking_ends_all_ac
             &NewShare {
                 client_id: shared,
                 grantee_id: w.clinic.id,
-                consent_reference: "consent form CF-0009".into(),
+                consent_reference: "CF-0009".into(),
             },
         )
         .await
@@ -1116,7 +1138,7 @@ async fn refusals_say_what_the_route_is_and_wrong_accounts_are_bad_requests() {
                 client_id: w.solo.own.as_ref().unwrap().0,
                 operator_id: w.clinic.id,
                 ticket: "SUP-3".into(),
-                consent_reference: "agreed by phone, call log 9".into(),
+                consent_reference: "CALL-LOG-9".into(),
                 duration_secs: 60,
             },
         )
@@ -1259,7 +1281,7 @@ async fn a_pull_brings_shared_and_team_records_and_marks_them_removed_once_revok
             &NewShare {
                 client_id: stranger_client,
                 grantee_id: w.clinic.id,
-                consent_reference: "consent form CF-0003".into(),
+                consent_reference: "CF-0003".into(),
             },
         )
         .await
@@ -1608,4 +1630,36 @@ async fn absurd_times_overlaps_and_double_invoices_are_refused_with_a_sentence()
         .await
         .unwrap();
     assert_eq!(again.appointment_id, Some(after.id));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_share_consent_reference_must_be_a_code_not_a_name() {
+    let dir = DataDir::init();
+    let server = Server::start(&dir);
+    let mut seeded = Seeded::default();
+    let mut owner = person(&dir, &server, "owner", Role::ClinicPractitioner).await;
+    let colleague = person(&dir, &server, "colleague", Role::ClinicPractitioner).await;
+    seed_client(&mut owner, &mut seeded).await;
+    let (client_id, name) = owner.own.clone().unwrap();
+    let share = |consent: &str| NewShare {
+        client_id,
+        grantee_id: colleague.id,
+        consent_reference: consent.into(),
+    };
+    for bad in [name.clone(), "consent form 14".into(), "Wanjiku".into()] {
+        let (status, e) = owner
+            .api
+            .post::<Share, _>(routes::SHARES, &share(&bad))
+            .await
+            .unwrap_err();
+        assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+        assert!(e.message.contains("CF-2026-014"), "{}", e.message);
+        assert!(!e.message.contains(&bad), "{}", e.message);
+    }
+    let made: Share = owner
+        .api
+        .post(routes::SHARES, &share("CF-2026-014"))
+        .await
+        .unwrap();
+    assert_eq!(made.consent_reference, "CF-2026-014");
 }

@@ -369,7 +369,7 @@ async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the
             &NewShare {
                 client_id: client.id,
                 grantee_id: practitioner.id,
-                consent_reference: "consent form 17".into(),
+                consent_reference: "CF-17".into(),
             },
         )
         .await;
