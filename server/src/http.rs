@@ -1059,7 +1059,8 @@ enum DeviceClock {
     /// Refuse the whole upload and say to check the clock
     /// ([`routes::AUDIT_UPLOAD`], whose caller sends nothing else).
     Refuse,
-    /// Store the entry with `"device_time_implausible": true` (a push).
+    /// Store the entry with `"device_time_implausible": true` (a push),
+    /// and an unknown kind as `unrecognised`.
     /// Refusing there would either hold back the practitioner's notes or
     /// leave the entries on the device for good: their times were fixed
     /// when they were recorded, so a corrected clock does not help. A
@@ -1085,9 +1086,12 @@ fn device_entries(
     }
     let mut entries = Vec::with_capacity(uploaded.len());
     for e in uploaded {
-        // The kind is stored as given, so it must be one the app records:
-        // never free text that could carry a name.
-        if !DEVICE_AUDIT_KINDS.contains(&e.kind.as_str()) {
+        // Only kinds the app records are stored as given: never free text
+        // that could carry a name. On a push, an unknown kind (an app newer
+        // than this server) is kept as `unrecognised`, without its text:
+        // refusing it would hold back every note behind it.
+        let known = DEVICE_AUDIT_KINDS.contains(&e.kind.as_str());
+        if !known && clock_policy == DeviceClock::Refuse {
             return Err(bad("An audit entry's kind is not one this app records (such as note_edited); update the app or the server. Nothing was stored."));
         }
         let when = time::OffsetDateTime::parse(
@@ -1112,12 +1116,15 @@ fn device_entries(
         entry.record_id = e.record_id;
         entry.details = serde_json::json!({
             "device_entry_id": e.entry_id,
-            "kind": e.kind,
+            "kind": if known { e.kind.as_str() } else { "unrecognised" },
             "occurred_at": e.occurred_at,
             "change_id": e.change_id,
         });
         if implausible {
             entry.details["device_time_implausible"] = serde_json::json!(true);
+        }
+        if !known {
+            entry.details["kind_unrecognised"] = serde_json::json!(true);
         }
         entries.push((e.entry_id, entry));
     }

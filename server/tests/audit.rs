@@ -487,7 +487,7 @@ async fn a_full_batch_of_device_entries_fits_one_upload_and_one_more_is_refused(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn entries_carried_on_a_push_are_stored_once_and_a_dead_clock_does_not_hold_back_the_push() {
-    use bench_protocol::api::{ChangeOutcome, DeviceAuditEntry, ErrorCode};
+    use bench_protocol::api::{ChangeOutcome, DeviceAuditEntry};
     let dir = DataDir::init();
     let mut server = Server::start(&dir);
     let api = signed_in(&dir, &server, "amina").await;
@@ -532,16 +532,19 @@ async fn entries_carried_on_a_push_are_stored_once_and_a_dead_clock_does_not_hol
     ));
     assert_eq!((again.audit_stored, again.audit_already_stored), (0, 2));
 
-    // A kind in free text refuses the whole push: no change, no entry.
-    let mut bad = push.clone();
-    bad.changes[0].change_id = Uuid::new_v4();
-    bad.changes[0].base_version = Some(1);
-    bad.audit = vec![entry("2026-02-01T10:05:00Z", "Edited Amina's client")];
-    let (status, e) = api
-        .post::<PushResponse, _>(routes::SYNC_PUSH, &bad)
-        .await
-        .unwrap_err();
-    assert_eq!((status, e.code), (400, ErrorCode::BadRequest));
+    // A kind this server does not know (free text, or an app newer than
+    // the server) does not hold back the push: the change applies and the
+    // entry is kept as `unrecognised`, without the text it carried.
+    let mut newer = push.clone();
+    newer.changes[0].change_id = Uuid::new_v4();
+    newer.changes[0].base_version = Some(1);
+    newer.audit = vec![entry("2026-02-01T10:05:00Z", "Edited Amina's client")];
+    let third: PushResponse = api.post(routes::SYNC_PUSH, &newer).await.unwrap();
+    assert!(matches!(
+        third.results[0].outcome,
+        ChangeOutcome::Applied { .. }
+    ));
+    assert_eq!((third.audit_stored, third.audit_already_stored), (1, 0));
     server.stop();
 
     let db = rusqlite::Connection::open(dir.path.join("audit.db")).unwrap();
@@ -552,10 +555,13 @@ async fn entries_carried_on_a_push_are_stored_once_and_a_dead_clock_does_not_hol
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(
-        rows.len(),
-        2,
-        "stored once, the refused push stored nothing"
+    assert_eq!(rows.len(), 3, "each entry stored once");
+    assert!(
+        rows[2].2.contains("\"kind\":\"unrecognised\"")
+            && rows[2].2.contains("\"kind_unrecognised\":true")
+            && !rows[2].2.contains("Amina"),
+        "{}",
+        rows[2].2
     );
     let client_text = client_id.to_string();
     assert!(rows
@@ -576,7 +582,7 @@ async fn entries_carried_on_a_push_are_stored_once_and_a_dead_clock_does_not_hol
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(client_writes, 1, "the refused push wrote nothing");
+    assert_eq!(client_writes, 2, "both changes were written once");
     let (ok, out, err) = verify(&dir);
     assert!(ok, "{out}\n{err}");
 }
