@@ -256,7 +256,7 @@ impl World {
                     routes::SCHEDULE,
                     &NewAppointment {
                         client_id,
-                        starts_at: "2026-03-03T09:00:00Z".into(),
+                        starts_at: format!("{}T09:00:00Z", day_from_today(15)),
                         duration_minutes: 50,
                     },
                 )
@@ -523,7 +523,7 @@ async fn probe(
         ("GET|POST", routes::SCHEDULE) => {
             let body = serde_json::to_value(NewAppointment {
                 client_id: target,
-                starts_at: "2026-03-02T12:00:00+03:00".into(),
+                starts_at: format!("{}T12:00:00+03:00", day_from_today(14)),
                 duration_minutes: 50,
             })
             .unwrap();
@@ -533,7 +533,11 @@ async fn probe(
             assert_eq!(listed.0 == 200, not_ops, "GET schedule: {}", listed.0);
             if booked.0 == 200 {
                 let a: Appointment = json(&booked);
-                assert_eq!(a.starts_at, "2026-03-02T09:00:00Z", "stored in UTC");
+                assert_eq!(
+                    a.starts_at,
+                    format!("{}T09:00:00Z", day_from_today(14)),
+                    "stored in UTC"
+                );
                 assert!(json::<Vec<Appointment>>(&listed)
                     .iter()
                     .any(|l| l.id == a.id));
@@ -636,6 +640,12 @@ fn record_independent(path: &str) -> bool {
         routes::CLIENT_TRANSFER,
     ]
     .contains(&path)
+}
+
+/// A calendar day `days` from today (UTC), `YYYY-MM-DD`: bookings must fall
+/// within two years of the server's today, so tests never use fixed dates.
+fn day_from_today(days: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1340,7 +1350,12 @@ async fn scheduling_and_billing_refuse_bad_input_keep_paid_invoices_and_audit_id
         starts_at: starts_at.into(),
         duration_minutes: minutes,
     };
-    for bad in [book("next Tuesday", 50), book("2026-03-02T09:00:00Z", 0)] {
+    let monday = day_from_today(21);
+    let week_after = day_from_today(28);
+    for bad in [
+        book("next Tuesday", 50),
+        book(&format!("{monday}T09:00:00Z"), 0),
+    ] {
         let (status, e) = admin
             .api
             .post::<Appointment, _>(routes::SCHEDULE, &bad)
@@ -1355,7 +1370,7 @@ async fn scheduling_and_billing_refuse_bad_input_keep_paid_invoices_and_audit_id
     }
     let a: Appointment = admin
         .api
-        .post(routes::SCHEDULE, &book("2026-03-02T09:00:00Z", 50))
+        .post(routes::SCHEDULE, &book(&format!("{monday}T09:00:00Z"), 50))
         .await
         .unwrap();
     assert_eq!(
@@ -1368,7 +1383,7 @@ async fn scheduling_and_billing_refuse_bad_input_keep_paid_invoices_and_audit_id
     let week: Vec<Appointment> = admin
         .api
         .get(&format!(
-            "{}?from=2026-03-02T00:00:00Z&to=2026-03-09T00:00:00Z",
+            "{}?from={monday}T00:00:00Z&to={week_after}T00:00:00Z",
             routes::SCHEDULE
         ))
         .await
@@ -1376,7 +1391,7 @@ async fn scheduling_and_billing_refuse_bad_input_keep_paid_invoices_and_audit_id
     assert_eq!(week.len(), 1);
     let later: Vec<Appointment> = admin
         .api
-        .get(&format!("{}?from=2026-03-09T00:00:00Z", routes::SCHEDULE))
+        .get(&format!("{}?from={week_after}T00:00:00Z", routes::SCHEDULE))
         .await
         .unwrap();
     assert!(later.is_empty());

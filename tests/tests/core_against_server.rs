@@ -1206,20 +1206,25 @@ async fn a_clinic_admin_books_and_bills_online_keeps_no_records_and_hears_offlin
     assert_eq!(bookable.len(), 1);
     assert_eq!(bookable[0].display_name, CLIENT_NAME);
 
+    let (monday, wednesday, next_monday) = (
+        bench_e2e::day_from_today(14),
+        bench_e2e::day_from_today(16),
+        bench_e2e::day_from_today(21),
+    );
     let booked = a
         .book_appointment(NewAppointment {
             client_id: client.id,
-            starts_at: "2026-03-04T10:00:00+03:00".into(),
+            starts_at: format!("{wednesday}T10:00:00+03:00"),
             duration_minutes: 50,
         })
         .await
         .unwrap();
-    assert_eq!(booked.starts_at, "2026-03-04T07:00:00Z");
+    assert_eq!(booked.starts_at, format!("{wednesday}T07:00:00Z"));
     assert_eq!(booked.practitioner_name, "Dr Owner Synthetic");
     let week = a
         .schedule(
-            Some("2026-03-02T00:00:00Z".into()),
-            Some("2026-03-09T00:00:00Z".into()),
+            Some(format!("{monday}T00:00:00Z")),
+            Some(format!("{next_monday}T00:00:00Z")),
         )
         .await
         .unwrap();
