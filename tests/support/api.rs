@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use bench_protocol::api::{
-    routes, ClientDetail, ClientSummary, LoginRequest, LoginResponse, PullResponse, SessionInfo,
-    TotpRequest, MAX_PULL_LIMIT,
+    routes, Change, ChangeOutcome, ClientDetail, ClientSummary, LoginRequest, LoginResponse,
+    PullResponse, PushRequest, PushResponse, SessionInfo, TotpRequest, MAX_PULL_LIMIT,
 };
 use bench_protocol::Record;
 
@@ -135,6 +135,37 @@ impl Api {
     /// One client with their notes.
     pub async fn client(&self, id: uuid::Uuid) -> ClientDetail {
         self.get_json(&routes::client(id)).await
+    }
+
+    /// Pushes new records (each its own change, made against no version)
+    /// as another device of the signed-in practitioner would; panics unless
+    /// every one is applied.
+    pub async fn push_new(&self, records: Vec<Record>) -> PushResponse {
+        let changes = records
+            .into_iter()
+            .map(|record| Change {
+                change_id: uuid::Uuid::new_v4(),
+                base_version: None,
+                record,
+            })
+            .collect();
+        let pushed: PushResponse = self
+            .post_json(
+                routes::SYNC_PUSH,
+                &PushRequest {
+                    changes,
+                    audit: vec![],
+                },
+            )
+            .await;
+        for result in &pushed.results {
+            assert!(
+                matches!(result.outcome, ChangeOutcome::Applied { .. }),
+                "a new record was not applied: {:?}",
+                result.outcome
+            );
+        }
+        pushed
     }
 
     /// `POST` a JSON body to `path`; panics unless the answer is a success.

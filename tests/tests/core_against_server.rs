@@ -317,7 +317,7 @@ async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the_share_ends() {
-    use bench_protocol::api::{routes, Change, NewShare, PushRequest, PushResponse, Share};
+    use bench_protocol::api::{routes, NewShare, Share};
     use bench_protocol::{ClientRecord, SessionNote};
 
     let server = TestServer::start_new();
@@ -349,22 +349,11 @@ async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the
         updated_at: "2026-03-01T10:00:00Z".into(),
         signed_at: None,
     };
-    let changes = [Record::Client(client.clone()), Record::Note(note.clone())]
-        .into_iter()
-        .map(|record| Change {
-            change_id: uuid::Uuid::new_v4(),
-            base_version: None,
-            record,
-        })
-        .collect();
-    let pushed: PushResponse = owner_api
-        .post_json(
-            routes::SYNC_PUSH,
-            &PushRequest {
-                changes,
-                audit: vec![],
-            },
-        )
+    let pushed = owner_api
+        .push_new(vec![
+            Record::Client(client.clone()),
+            Record::Note(note.clone()),
+        ])
         .await;
     assert_eq!(pushed.results.len(), 2);
 
@@ -1684,9 +1673,7 @@ async fn a_transferred_client_leaves_the_old_owners_device_and_arrives_with_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_reads_the_teams_records_read_only_and_the_core_refuses_their_writes() {
-    use bench_protocol::api::{
-        routes, Change, NewSupervision, PushRequest, PushResponse, Supervision,
-    };
+    use bench_protocol::api::{routes, NewSupervision, Supervision};
     use bench_protocol::{ClientRecord, SessionNote};
 
     let server = TestServer::start_new();
@@ -1713,22 +1700,11 @@ async fn a_supervisor_reads_the_teams_records_read_only_and_the_core_refuses_the
         updated_at: "2026-03-01T10:00:00Z".into(),
         signed_at: Some("2026-03-01T10:30:00Z".into()),
     };
-    let changes = [Record::Client(client.clone()), Record::Note(note.clone())]
-        .into_iter()
-        .map(|record| Change {
-            change_id: uuid::Uuid::new_v4(),
-            base_version: None,
-            record,
-        })
-        .collect();
-    let pushed: PushResponse = owner_api
-        .post_json(
-            routes::SYNC_PUSH,
-            &PushRequest {
-                changes,
-                audit: vec![],
-            },
-        )
+    let pushed = owner_api
+        .push_new(vec![
+            Record::Client(client.clone()),
+            Record::Note(note.clone()),
+        ])
         .await;
     assert_eq!(pushed.results.len(), 2);
 

@@ -11,9 +11,7 @@ use bench_e2e::api::Api;
 use bench_e2e::driver::{click, find, screenshot, sign_in, type_into, wait_text, TauriDriver};
 use bench_e2e::server::TestServer;
 use bench_e2e::totp;
-use bench_protocol::api::{
-    routes, Appointment, AppointmentStatus, Change, PushRequest, PushResponse,
-};
+use bench_protocol::api::{routes, Appointment, AppointmentStatus};
 use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 
 const CLIENT_NAME: &str = "Akinyi Synthetic-Odhiambo";
@@ -70,22 +68,8 @@ async fn a_clinic_admin_books_and_bills_without_seeing_notes_and_a_supervisor_re
         updated_at: "2026-03-01T10:00:00Z".into(),
         signed_at: Some("2026-03-01T10:30:00Z".into()),
     };
-    let changes = [Record::Client(client.clone()), Record::Note(note)]
-        .into_iter()
-        .map(|record| Change {
-            change_id: uuid::Uuid::new_v4(),
-            base_version: None,
-            record,
-        })
-        .collect();
-    let pushed: PushResponse = owner_api
-        .post_json(
-            routes::SYNC_PUSH,
-            &PushRequest {
-                changes,
-                audit: vec![],
-            },
-        )
+    let pushed = owner_api
+        .push_new(vec![Record::Client(client.clone()), Record::Note(note)])
         .await;
     assert_eq!(pushed.results.len(), 2);
 
