@@ -20,7 +20,7 @@ use bench_e2e::totp;
 use bench_protocol::desktop::{
     AppState, DraftInput, NewClient, NoteView, RecordSync, Resolution, SyncStatus,
 };
-use bench_protocol::{NoteStatus, Record};
+use bench_protocol::{ClientRecord, NoteStatus, Record, SessionNote};
 
 const CLIENT_NAME: &str = "Chebet Synthetic-Langat";
 const NOTE_TEXT: &str = "Discussed exam stress; breathing exercise went well.";
@@ -74,6 +74,36 @@ async fn sign_in(core: &Core, account: &mut TestAccount) {
         Err(other) => panic!("sign-in failed: {other:?}"),
     };
     assert!(matches!(state, AppState::Unlocked { .. }), "{state:?}");
+}
+
+/// A client ([`CLIENT_NAME`]) with one note ([`NOTE_TEXT`]), pushed by the
+/// owner's own device before anyone else looks.
+async fn push_client_with_note(owner_api: &Api, status: NoteStatus) -> (ClientRecord, SessionNote) {
+    let client = ClientRecord {
+        id: uuid::Uuid::new_v4(),
+        full_name: CLIENT_NAME.into(),
+        date_of_birth: None,
+        contact: None,
+        created_at: "2026-03-01T09:00:00Z".into(),
+    };
+    let note = SessionNote {
+        id: uuid::Uuid::new_v4(),
+        client_id: client.id,
+        session_date: "2026-03-01".into(),
+        body: NOTE_TEXT.into(),
+        status,
+        created_at: "2026-03-01T10:00:00Z".into(),
+        updated_at: "2026-03-01T10:00:00Z".into(),
+        signed_at: (status == NoteStatus::Signed).then(|| "2026-03-01T10:30:00Z".into()),
+    };
+    let pushed = owner_api
+        .push_new(vec![
+            Record::Client(client.clone()),
+            Record::Note(note.clone()),
+        ])
+        .await;
+    assert_eq!(pushed.results.len(), 2);
+    (client, note)
 }
 
 fn capture_logs() -> Captured {
@@ -318,7 +348,6 @@ async fn a_clock_far_off_the_servers_is_named_plainly_at_sign_in_and_in_the_sync
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the_share_ends() {
     use bench_protocol::api::{routes, NewShare, Share};
-    use bench_protocol::{ClientRecord, SessionNote};
 
     let server = TestServer::start_new();
     let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
@@ -332,30 +361,7 @@ async fn a_shared_client_arrives_on_the_colleagues_device_and_leaves_it_when_the
     // The owner's client and note reach the server from their own device.
     let mut owner_api = Api::new(&server);
     owner_api.sign_in(&mut owner).await;
-    let client = ClientRecord {
-        id: uuid::Uuid::new_v4(),
-        full_name: CLIENT_NAME.into(),
-        date_of_birth: None,
-        contact: None,
-        created_at: "2026-03-01T09:00:00Z".into(),
-    };
-    let note = SessionNote {
-        id: uuid::Uuid::new_v4(),
-        client_id: client.id,
-        session_date: "2026-03-01".into(),
-        body: NOTE_TEXT.into(),
-        status: NoteStatus::Draft,
-        created_at: "2026-03-01T10:00:00Z".into(),
-        updated_at: "2026-03-01T10:00:00Z".into(),
-        signed_at: None,
-    };
-    let pushed = owner_api
-        .push_new(vec![
-            Record::Client(client.clone()),
-            Record::Note(note.clone()),
-        ])
-        .await;
-    assert_eq!(pushed.results.len(), 2);
+    let (client, _note) = push_client_with_note(&owner_api, NoteStatus::Draft).await;
 
     // The colleague's device: nothing of the owner's yet.
     let dir = tempfile::tempdir().unwrap();
@@ -1674,7 +1680,6 @@ async fn a_transferred_client_leaves_the_old_owners_device_and_arrives_with_its_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_reads_the_teams_records_read_only_and_the_core_refuses_their_writes() {
     use bench_protocol::api::{routes, NewSupervision, Supervision};
-    use bench_protocol::{ClientRecord, SessionNote};
 
     let server = TestServer::start_new();
     let mut owner = server.add_account("owner", "Dr Owner Synthetic", "clinic_practitioner", true);
@@ -1683,30 +1688,7 @@ async fn a_supervisor_reads_the_teams_records_read_only_and_the_core_refuses_the
 
     let mut owner_api = Api::new(&server);
     let owner_session = owner_api.sign_in(&mut owner).await;
-    let client = ClientRecord {
-        id: uuid::Uuid::new_v4(),
-        full_name: CLIENT_NAME.into(),
-        date_of_birth: None,
-        contact: None,
-        created_at: "2026-03-01T09:00:00Z".into(),
-    };
-    let note = SessionNote {
-        id: uuid::Uuid::new_v4(),
-        client_id: client.id,
-        session_date: "2026-03-01".into(),
-        body: NOTE_TEXT.into(),
-        status: NoteStatus::Signed,
-        created_at: "2026-03-01T10:00:00Z".into(),
-        updated_at: "2026-03-01T10:00:00Z".into(),
-        signed_at: Some("2026-03-01T10:30:00Z".into()),
-    };
-    let pushed = owner_api
-        .push_new(vec![
-            Record::Client(client.clone()),
-            Record::Note(note.clone()),
-        ])
-        .await;
-    assert_eq!(pushed.results.len(), 2);
+    let (client, note) = push_client_with_note(&owner_api, NoteStatus::Signed).await;
 
     let dir = tempfile::tempdir().unwrap();
     let s = device(&server, dir.path());
